@@ -1,0 +1,67 @@
+// Row softmax / log-softmax on the GPU: one block per row, block-wide max and sum by warp
+// shuffles; NaN anywhere in a row gives a NaN row, as on the CPU.
+#pragma once
+
+#include <cfloat>
+
+#include "reg4rec/backend/cuda/runtime.cuh"
+
+namespace reg4rec::cuda::detail {
+
+inline constexpr int kSoftmaxThreads = 256;
+
+template <bool IsMax>
+__device__ __forceinline__ float block_reduce(float v, float* shared) {
+  for (int off = 16; off > 0; off >>= 1) {
+    const float o = __shfl_xor_sync(0xffffffffu, v, off);
+    v = IsMax ? fmaxf(v, o) : v + o;
+  }
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  if (lane == 0) shared[warp] = v;
+  __syncthreads();
+  const int warps = (blockDim.x + 31) >> 5;
+  v = threadIdx.x < warps ? shared[threadIdx.x] : (IsMax ? -FLT_MAX : 0.f);
+  if (warp == 0)
+    for (int off = 16; off > 0; off >>= 1) {
+      const float o = __shfl_xor_sync(0xffffffffu, v, off);
+      v = IsMax ? fmaxf(v, o) : v + o;
+    }
+  if (threadIdx.x == 0) shared[0] = v;
+  __syncthreads();
+  const float r = shared[0];
+  __syncthreads();
+  return r;
+}
+
+__global__ static void softmax_kernel(const float* __restrict__ x, index_t m, float* __restrict__ y,
+                                      bool log) {
+  __shared__ float shared[32];
+  const float* xr = x + blockIdx.x * m;
+  float* yr = y + blockIdx.x * m;
+  float mx = -INFINITY, nan = 0.f;
+  for (index_t j = threadIdx.x; j < m; j += blockDim.x) {
+    const float v = xr[j];
+    if (isnan(v)) nan = 1.f;
+    mx = fmaxf(mx, v);
+  }
+  mx = block_reduce<true>(mx, shared);
+  nan = block_reduce<true>(nan, shared);
+  if (nan > 0.f) {
+    for (index_t j = threadIdx.x; j < m; j += blockDim.x) yr[j] = nanf("");
+    return;
+  }
+  float sum = 0.f;
+  for (index_t j = threadIdx.x; j < m; j += blockDim.x) sum += expf(xr[j] - mx);
+  sum = block_reduce<false>(sum, shared);
+  const float log_sum = logf(sum), inv = 1.f / sum;
+  for (index_t j = threadIdx.x; j < m; j += blockDim.x)
+    yr[j] = log ? (xr[j] - mx) - log_sum : expf(xr[j] - mx) * inv;
+}
+
+inline void launch_softmax(const float* x, index_t n, index_t m, float* y, bool log, cudaStream_t s) {
+  if (n == 0) return;
+  softmax_kernel<<<static_cast<unsigned>(n), kSoftmaxThreads, 0, s>>>(x, m, y, log);
+  check_launch();
+}
+
+}  // namespace reg4rec::cuda::detail

@@ -1,0 +1,40 @@
+// Row softmax and log-softmax, scalar reference. Stable form: subtract the row maximum.
+// NaN in a row makes the whole output row NaN; a row of -inf gives NaN (0/0), as in PyTorch.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "reg4rec/backend/tags.hpp"
+#include "reg4rec/core/view.hpp"
+
+namespace reg4rec::backend {
+
+/// y_i = exp(x_i − max) / Σ exp(x_j − max), or its log when `log` is true. y may alias x.
+template <class T>
+void softmax_row(scalar, const T* x, T* y, index_t m, bool log) {
+  T mx = -std::numeric_limits<T>::infinity();
+  bool nan = false;
+  for (index_t j = 0; j < m; ++j) {
+    nan |= std::isnan(x[j]);
+    mx = std::max(mx, x[j]);
+  }
+  if (nan) {
+    std::fill(y, y + m, std::numeric_limits<T>::quiet_NaN());
+    return;
+  }
+  T sum = 0;
+  for (index_t j = 0; j < m; ++j) sum += std::exp(x[j] - mx);
+  if (log) {
+    // (x − max) − log Σ: subtracting max first keeps the digits that x − (max + log Σ)
+    // would lose when |max| is large.
+    const T log_sum = std::log(sum);
+    for (index_t j = 0; j < m; ++j) y[j] = (x[j] - mx) - log_sum;
+  } else {
+    const T inv = T(1) / sum;
+    for (index_t j = 0; j < m; ++j) y[j] = std::exp(x[j] - mx) * inv;
+  }
+}
+
+}  // namespace reg4rec::backend

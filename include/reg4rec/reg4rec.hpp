@@ -1,0 +1,8 @@
+// reg4rec: reasoning-enhanced generative recommendation, header-only.
+// Include this for everything, or the module umbrellas (reg4rec/core.hpp, reg4rec/kernels.hpp,
+// ...) for less. Order follows the data: core → kernels → layers → quantizers → model →
+// decoding and alignment → data and evaluation.
+#pragma once
+
+#include "reg4rec/core.hpp"
+#include "reg4rec/kernels.hpp"
