@@ -5,6 +5,7 @@
 #include "reg4rec/core/error.hpp"
 #include "reg4rec/core/metric.hpp"
 #include "reg4rec/core/parallel.hpp"
+#include "reg4rec/core/progress.hpp"
 #include "reg4rec/core/rng.hpp"
 #include "reg4rec/core/types.hpp"
 #include "reg4rec/core/view.hpp"

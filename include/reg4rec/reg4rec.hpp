@@ -6,3 +6,4 @@
 
 #include "reg4rec/core.hpp"
 #include "reg4rec/kernels.hpp"
+#include "reg4rec/io.hpp"
