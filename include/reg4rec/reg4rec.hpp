@@ -6,4 +6,8 @@
 
 #include "reg4rec/core.hpp"
 #include "reg4rec/kernels.hpp"
+#include "reg4rec/nn.hpp"
+#include "reg4rec/loss.hpp"
+#include "reg4rec/optim.hpp"
 #include "reg4rec/io.hpp"
+#include "reg4rec/io/checkpoint.hpp"

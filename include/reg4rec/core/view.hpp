@@ -18,6 +18,15 @@ template <class C, class T>
 struct has_data_convertible<
     C, T, std::void_t<decltype(std::declval<C&>().data()), decltype(std::declval<C&>().size())>>
     : std::is_convertible<decltype(std::declval<C&>().data()), T*> {};
+
+// Row-major Eigen objects with unit inner stride whose data() converts to T*.
+template <class D, class T, class = void>
+struct is_viewable_eigen : std::false_type {};
+template <class D, class T>
+struct is_viewable_eigen<D, T, std::void_t<decltype(std::declval<D&>().data()), decltype(std::declval<D&>().outerStride())>>
+    : std::bool_constant<std::is_base_of_v<Eigen::EigenBase<std::decay_t<D>>, std::decay_t<D>> &&
+                         bool(std::decay_t<D>::IsRowMajor) && std::decay_t<D>::InnerStrideAtCompileTime == 1 &&
+                         std::is_convertible_v<decltype(std::declval<D&>().data()), T*>> {};
 }  // namespace detail
 
 /// Contiguous run of `size()` elements of T (T may be const).
@@ -51,7 +60,11 @@ class span {
     return span(data_ + offset, count);
   }
 
-  cvec_map<value_type> eigen() const noexcept { return cvec_map<value_type>(data_, size_); }
+  /// The same memory as an Eigen column vector (writable when T is not const).
+  auto eigen() const noexcept {
+    using map = std::conditional_t<std::is_const_v<T>, cvec_map<value_type>, vec_map<value_type>>;
+    return map(data_, size_);
+  }
 
  private:
   T* data_ = nullptr;
@@ -80,13 +93,18 @@ class matrix_view {
       : data_(o.data()), rows_(o.rows()), cols_(o.cols()), stride_(o.stride()) {}
 
   /// From a row-major Eigen matrix, Map or row block with unit inner stride.
-  template <class D,
-            class = std::enable_if_t<std::is_base_of_v<Eigen::EigenBase<std::decay_t<D>>,
-                                                       std::decay_t<D>> &&
-                                     bool(std::decay_t<D>::IsRowMajor) &&
-                                     std::decay_t<D>::InnerStrideAtCompileTime == 1 &&
-                                     std::is_convertible_v<decltype(std::declval<D&>().data()), T*>>>
+  template <class D, class = std::enable_if_t<detail::is_viewable_eigen<D, T>::value>>
   matrix_view(D& m) noexcept  // NOLINT(google-explicit-constructor): views convert implicitly
+      : data_(m.data()), rows_(m.rows()), cols_(m.cols()), stride_(m.outerStride()) {}
+
+  /// From a temporary Eigen block or Map (x.topRows(k), x.middleRows(a, b)); not from a
+  /// temporary matrix, whose storage would die with it.
+  template <class D, class = std::enable_if_t<detail::is_viewable_eigen<D, T>::value &&
+                                              !std::is_lvalue_reference_v<D> &&
+                                              !std::is_base_of_v<Eigen::PlainObjectBase<std::decay_t<D>>,
+                                                                 std::decay_t<D>>>,
+            class = void>
+  matrix_view(D&& m) noexcept  // NOLINT(google-explicit-constructor)
       : data_(m.data()), rows_(m.rows()), cols_(m.cols()), stride_(m.outerStride()) {}
 
   constexpr T* data() const noexcept { return data_; }

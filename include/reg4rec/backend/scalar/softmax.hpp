@@ -37,4 +37,26 @@ void softmax_row(scalar, const T* x, T* y, index_t m, bool log) {
   }
 }
 
+/// Fused softmax + cross-entropy of one row of logits x[0..m) against `target`, with label
+/// smoothing ε (target distribution q = (1 − ε)·onehot + ε/m). Returns −Σ q_j log p_j and
+/// overwrites x with scale·(p − q), the gradient of scale·loss.
+template <class T>
+T softmax_xent_row(scalar, T* x, index_t m, index_t target, T smoothing, T scale) {
+  T mx = -std::numeric_limits<T>::infinity();
+  for (index_t j = 0; j < m; ++j) mx = std::max(mx, x[j]);
+  T sum = 0, sum_x = 0;
+  for (index_t j = 0; j < m; ++j) {
+    sum += std::exp(x[j] - mx);
+    sum_x += x[j] - mx;
+  }
+  const T log_sum = std::log(sum);
+  const T logp_t = (x[target] - mx) - log_sum;
+  // Σ_j log p_j = Σ_j (x_j − max) − m·log Σ.
+  const T loss = -(T(1) - smoothing) * logp_t - smoothing / T(m) * (sum_x - T(m) * log_sum);
+  const T inv = T(1) / sum, uniform = smoothing / T(m);
+  for (index_t j = 0; j < m; ++j) x[j] = scale * (std::exp(x[j] - mx) * inv - uniform);
+  x[target] -= scale * (T(1) - smoothing);
+  return loss;
+}
+
 }  // namespace reg4rec::backend

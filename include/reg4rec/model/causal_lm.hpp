@@ -1,0 +1,160 @@
+// A decoder-only causal transformer over a token vocabulary: token + learned position
+// embeddings, pre-norm blocks with causal self-attention, a final LayerNorm, and an output
+// layer tied to the token embeddings. It is SASRec when the tokens are item ids (the tied
+// head scores every item by a dot product with its embedding) and the language model of the
+// training-step benchmark otherwise.
+//
+// Sequences are right-padded with token −1 (a zero embedding); with causal attention a real
+// position never sees padding, and padded positions carry the ignore target.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "reg4rec/core/rng.hpp"
+#include "reg4rec/loss/cross_entropy.hpp"
+#include "reg4rec/nn/embedding.hpp"
+#include "reg4rec/nn/norm.hpp"
+#include "reg4rec/nn/transformer.hpp"
+
+namespace reg4rec::model {
+
+struct causal_lm_config {
+  index_t vocab = 0;
+  index_t max_len = 50;
+  index_t d_model = 128;
+  index_t heads = 4;
+  index_t d_ff = 512;
+  index_t layers = 2;
+  double dropout = 0.0;
+  double embedding_std = 0.02;
+  double label_smoothing = 0.0;
+};
+
+template <class T>
+class causal_lm {
+ public:
+  explicit causal_lm(const causal_lm_config& c, std::uint64_t seed = 1)
+      : cfg_(c), ps_(std::make_unique<nn::parameter_store<T>>()) {
+    require(c.vocab >= 1 && c.max_len >= 1 && c.layers >= 1, "causal_lm: vocab, max_len and layers must be positive");
+    auto& ps = *ps_;
+    tok_ = nn::embedding<T>(ps, "tok", c.vocab, c.d_model);
+    pos_ = nn::embedding<T>(ps, "pos", c.max_len, c.d_model);
+    const nn::block_config bc{c.d_model, c.heads, c.d_ff, c.dropout, true};
+    for (index_t l = 0; l < c.layers; ++l) blocks_.emplace_back(ps, "block." + std::to_string(l), bc);
+    ln_f_ = nn::layer_norm<T>(ps, "ln_f", c.d_model);
+    rng g(seed);
+    tok_.init(g, T(c.embedding_std));
+    pos_.init(g, T(c.embedding_std));
+    for (auto& b : blocks_) b.init(g);
+    ln_f_.init();
+    acts_.resize(blocks_.size());
+  }
+
+  const causal_lm_config& config() const noexcept { return cfg_; }
+  nn::parameter_store<T>& params() noexcept { return *ps_; }
+  const nn::parameter_store<T>& params() const noexcept { return *ps_; }
+  /// The token embedding table (vocab × d): the output layer's weights too.
+  cmatrix_view<T> token_embeddings() const { return tok_.weight.value(); }
+
+  /// Training forward + backward on a batch: tokens and targets (batch × len) row-major,
+  /// len ≤ max_len; targets equal to −100 are ignored. Adds the gradients of the mean
+  /// cross-entropy (weighted by `weights`, one per row of the flattened batch, if given) to
+  /// params().grads() and returns the loss. `ds` seeds dropout.
+  double train_step(cmatrix_view<std::int32_t> tokens, cmatrix_view<std::int32_t> targets,
+                    nn::dropout_stream ds = {}, cspan<T> weights = {}) {
+    const index_t B = tokens.rows(), L = tokens.cols(), n = B * L, d = cfg_.d_model;
+    check_dim("causal_lm: rows of targets", targets.rows(), B);
+    check_dim("causal_lm: columns of targets", targets.cols(), L);
+    require(L >= 1 && L <= cfg_.max_len, "causal_lm: sequence length ", L, " must be in [1, ", cfg_.max_len, "]");
+    require(tokens.contiguous() && targets.contiguous(), "causal_lm: tokens and targets must be contiguous");
+    const cspan<std::int32_t> tok(tokens.data(), n), tgt(targets.data(), n);
+    embed(tok, L, x_.view(n, d));
+    const index_t nb = static_cast<index_t>(blocks_.size());
+    hidden_.resize(static_cast<std::size_t>(nb));
+    for (index_t l = 0; l < nb; ++l) {
+      const auto in = l == 0 ? cmatrix_view<T>(x_()) : cmatrix_view<T>(hidden_[l - 1]());
+      blocks_[l].forward(in, L, nn::causal_mask{}, hidden_[l].view(n, d), acts_[l],
+                         {ds.gen, ds.stream * 64 + static_cast<std::uint64_t>(l)});
+    }
+    auto z = z_.view(n, d);
+    ln_f_.forward(hidden_[nb - 1](), z, mean_.flat(n), rstd_.flat(n));
+    loss::cross_entropy_options o;
+    o.label_smoothing = cfg_.label_smoothing;
+    auto dz = g1_.view(n, d);
+    const double loss = loss::linear_cross_entropy<T>(z, tok_.weight.value(), {}, tgt, weights, o, dz,
+                                                      tok_.weight.grad(), {}, ws_);
+    auto dh = g2_.view(n, d);
+    ln_f_.backward(hidden_[nb - 1](), mean_.as_span(), rstd_.as_span(), dz, dh);
+    bool dh_in_g2 = true;  // dh and dx alternate between the two gradient buffers
+    for (index_t l = nb - 1; l >= 0; --l) {
+      const auto in = l == 0 ? cmatrix_view<T>(x_()) : cmatrix_view<T>(hidden_[l - 1]());
+      auto dx = (dh_in_g2 ? g1_ : g2_).view(n, d);
+      dh_in_g2 = !dh_in_g2;
+      blocks_[l].backward(in, L, dh, dx, acts_[l]);
+      dh = dx;
+    }
+    tok_.backward(tok, dh);
+    pos_.backward(positions(B, L), dh);
+    return loss;
+  }
+
+  /// Final hidden state (after ln_f) of position lengths[b] − 1 of each sequence: out (B × d).
+  /// Inference: thread-safe, nothing saved.
+  void last_hidden(cmatrix_view<std::int32_t> tokens, cspan<std::int32_t> lengths, matrix_view<T> out,
+                   workspace& ws) const {
+    const index_t B = tokens.rows(), L = tokens.cols(), n = B * L, d = cfg_.d_model;
+    check_dim("causal_lm::last_hidden: number of lengths", lengths.size(), B);
+    check_dim("causal_lm::last_hidden: rows of out", out.rows(), B);
+    require(L >= 1 && L <= cfg_.max_len && tokens.contiguous(), "causal_lm::last_hidden: bad token matrix");
+    auto frame = ws.scope();
+    auto a = ws.take_matrix<T>(n, d), b = ws.take_matrix<T>(n, d);
+    embed(cspan<std::int32_t>(tokens.data(), n), L, a);
+    for (const auto& blk : blocks_) {
+      blk.infer(a, L, nn::causal_mask{}, b, ws);
+      std::swap(a, b);
+    }
+    auto last = ws.take_matrix<T>(B, d);
+    for (index_t s = 0; s < B; ++s) {
+      require(lengths[s] >= 1 && lengths[s] <= L, "causal_lm::last_hidden: length ", lengths[s], " of sequence ", s,
+              " is outside [1, ", L, "]");
+      last.row(s).eigen() = a.row(s * L + lengths[s] - 1).eigen().transpose();
+    }
+    auto mean = ws.take<T>(B), rstd = ws.take<T>(B);
+    ln_f_.forward(last, out, mean, rstd);
+  }
+
+ private:
+  cspan<std::int32_t> positions(index_t B, index_t L) {
+    auto p = pos_ids_.flat(B * L);
+    for (index_t i = 0; i < B * L; ++i) p[i] = static_cast<std::int32_t>(i % L);
+    return cspan<std::int32_t>(p.data(), B * L);
+  }
+  // x = tok[tokens] + pos[position] (n = B·L rows).
+  void embed(cspan<std::int32_t> tokens, index_t L, matrix_view<T> x) const {
+    tok_.forward(tokens, x);
+    const auto pw = pos_.weight.value();
+    parallel_for(0, x.rows(), 256, [&](index_t lo, index_t hi) {
+      for (index_t i = lo; i < hi; ++i) {
+        const T* p = pw.row_ptr(i % L);
+        T* r = x.row_ptr(i);
+        for (index_t j = 0; j < x.cols(); ++j) r[j] += p[j];
+      }
+    });
+  }
+
+  causal_lm_config cfg_;
+  std::unique_ptr<nn::parameter_store<T>> ps_;
+  nn::embedding<T> tok_, pos_;
+  std::vector<nn::encoder_block<T>> blocks_;
+  nn::layer_norm<T> ln_f_;
+  // Training activations, reused across steps.
+  std::vector<typename nn::encoder_block<T>::activations> acts_;
+  std::vector<nn::buffer<T>> hidden_;
+  nn::buffer<T> x_, z_, mean_, rstd_, g1_, g2_;
+  nn::buffer<std::int32_t> pos_ids_;
+  workspace ws_;
+};
+
+}  // namespace reg4rec::model

@@ -1,0 +1,151 @@
+// The parameter store: one flat value buffer and one flat gradient buffer per model, with
+// named (rows × cols) slices. Layers register their slices when constructed and keep `param`
+// handles; optimizers, gradient clipping and checkpoints work on the flat buffers.
+//
+// The store must not move while layers refer to it: models hold it by unique_ptr.
+#pragma once
+
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "reg4rec/core/error.hpp"
+#include "reg4rec/core/types.hpp"
+#include "reg4rec/core/view.hpp"
+
+namespace reg4rec::nn {
+
+template <class T>
+class parameter_store;
+
+/// A named slice of a parameter_store: value() and grad() are (rows × cols) views.
+template <class T>
+class param {
+ public:
+  param() = default;
+  param(parameter_store<T>* store, index_t id) : store_(store), id_(id) {}
+
+  matrix_view<T> value() const;
+  matrix_view<T> grad() const;
+  span<T> value_span() const { return span<T>(value().data(), size()); }
+  span<T> grad_span() const { return span<T>(grad().data(), size()); }
+  index_t rows() const;
+  index_t cols() const;
+  index_t size() const { return rows() * cols(); }
+  bool valid() const noexcept { return store_ != nullptr; }
+  const std::string& name() const;
+
+ private:
+  parameter_store<T>* store_ = nullptr;
+  index_t id_ = -1;
+};
+
+template <class T>
+class parameter_store {
+ public:
+  struct entry {
+    std::string name;
+    index_t offset, rows, cols;
+    bool decay;  // subject to weight decay (matrices) or not (biases, norms, embeddings by choice)
+  };
+
+  parameter_store() = default;
+  parameter_store(const parameter_store&) = delete;
+  parameter_store& operator=(const parameter_store&) = delete;
+
+  /// Registers a (rows × cols) parameter initialised to zero. Slices are 64-byte aligned.
+  param<T> add(const std::string& name, index_t rows, index_t cols, bool decay) {
+    require(rows > 0 && cols > 0, "parameter '", name, "': shape must be positive, got ", rows, " x ", cols);
+    for (const auto& e : entries_)
+      require(e.name != name, "parameter '", name, "' registered twice");
+    constexpr index_t line = buffer_alignment / sizeof(T);
+    const index_t offset = (size_ + line - 1) / line * line;
+    entries_.push_back({name, offset, rows, cols, decay});
+    size_ = offset + rows * cols;
+    values_.resize(static_cast<std::size_t>(size_), T(0));
+    grads_.resize(static_cast<std::size_t>(size_), T(0));
+    return param<T>(this, static_cast<index_t>(entries_.size()) - 1);
+  }
+
+  /// Total elements of the flat buffers (including alignment padding between slices).
+  index_t size() const noexcept { return size_; }
+  /// Number of trainable scalars (excluding padding).
+  index_t count() const noexcept {
+    index_t n = 0;
+    for (const auto& e : entries_) n += e.rows * e.cols;
+    return n;
+  }
+  const std::vector<entry>& entries() const noexcept { return entries_; }
+  std::vector<std::string> names() const {
+    std::vector<std::string> out;
+    for (const auto& e : entries_) out.push_back(e.name);
+    return out;
+  }
+  const entry& find(const std::string& name) const {
+    for (const auto& e : entries_)
+      if (e.name == name) return e;
+    throw not_found_error("no parameter named '" + name + "'");
+  }
+
+  span<T> values() noexcept { return span<T>(values_.data(), size_); }
+  span<const T> values() const noexcept { return span<const T>(values_.data(), size_); }
+  span<T> grads() noexcept { return span<T>(grads_.data(), size_); }
+  span<const T> grads() const noexcept { return span<const T>(grads_.data(), size_); }
+
+  matrix_view<T> value(index_t id) noexcept {
+    const auto& e = entries_[id];
+    return matrix_view<T>(values_.data() + e.offset, e.rows, e.cols);
+  }
+  matrix_view<T> grad(index_t id) noexcept {
+    const auto& e = entries_[id];
+    return matrix_view<T>(grads_.data() + e.offset, e.rows, e.cols);
+  }
+
+  void zero_grad() { std::fill(grads_.begin(), grads_.end(), T(0)); }
+
+  /// Copies the values of another store with the same layout (e.g. a frozen reference model).
+  void copy_values_from(const parameter_store& other) {
+    require(other.entries_.size() == entries_.size() && other.size_ == size_,
+            "copy_values_from: the stores have different layouts");
+    for (std::size_t i = 0; i < entries_.size(); ++i)
+      require(entries_[i].name == other.entries_[i].name && entries_[i].rows == other.entries_[i].rows &&
+                  entries_[i].cols == other.entries_[i].cols,
+              "copy_values_from: parameter ", i, " differs ('", entries_[i].name, "' vs '",
+              other.entries_[i].name, "')");
+    values_ = other.values_;
+  }
+
+ private:
+  std::vector<entry> entries_;
+  aligned_vector<T> values_, grads_;
+  index_t size_ = 0;
+};
+
+template <class T>
+matrix_view<T> param<T>::value() const {
+  return store_->value(id_);
+}
+template <class T>
+matrix_view<T> param<T>::grad() const {
+  return store_->grad(id_);
+}
+template <class T>
+index_t param<T>::rows() const {
+  return store_->entries()[id_].rows;
+}
+template <class T>
+index_t param<T>::cols() const {
+  return store_->entries()[id_].cols;
+}
+template <class T>
+const std::string& param<T>::name() const {
+  return store_->entries()[id_].name;
+}
+
+/// Joins a layer's name prefix and a parameter name: "enc.0.attn" + "wq" → "enc.0.attn.wq".
+inline std::string join_name(const std::string& prefix, const std::string& name) {
+  return prefix.empty() ? name : prefix + "." + name;
+}
+
+}  // namespace reg4rec::nn
