@@ -176,3 +176,31 @@ TEST_CASE("checkpoint errors: truncated, another model, another precision, no op
   }
   std::remove(path.c_str());
 }
+
+TEST_CASE("data-parallel shards: 1 and 2 threads give the same loss and gradients", "[model][causal_lm][threads]") {
+  model::causal_lm_config c;
+  c.vocab = 13;
+  c.max_len = 6;
+  c.d_model = 16;
+  c.heads = 2;
+  c.d_ff = 24;
+  c.layers = 2;
+  c.dropout = 0.2;
+  model::causal_lm<float> m(c, 2);
+  rng data(3);
+  matrix<std::int32_t> tok, tgt;
+  make_batch(data, 7, 6, 13, tok, tgt);  // 7 sequences: uneven shards
+  tgt(2, 5) = -100;
+  const rng drop(8);
+  const int threads = max_threads();
+  set_num_threads(1);
+  m.params().zero_grad();
+  const double l1 = m.train_step(tok, tgt, {&drop, 1});
+  const std::vector<float> g1(m.params().grads().begin(), m.params().grads().end());
+  set_num_threads(2);
+  m.params().zero_grad();
+  const double l2 = m.train_step(tok, tgt, {&drop, 1});
+  set_num_threads(threads);
+  CHECK(l2 == Approx(l1).epsilon(1e-6));
+  CHECK(test::max_rel_diff(m.params().grads().data(), g1.data(), static_cast<index_t>(g1.size())) < 1e-5);
+}

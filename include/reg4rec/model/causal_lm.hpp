@@ -14,6 +14,7 @@
 
 #include "reg4rec/core/rng.hpp"
 #include "reg4rec/loss/cross_entropy.hpp"
+#include "reg4rec/nn/data_parallel.hpp"
 #include "reg4rec/nn/embedding.hpp"
 #include "reg4rec/nn/norm.hpp"
 #include "reg4rec/nn/transformer.hpp"
@@ -49,7 +50,6 @@ class causal_lm {
     pos_.init(g, T(c.embedding_std));
     for (auto& b : blocks_) b.init(g);
     ln_f_.init();
-    acts_.resize(blocks_.size());
   }
 
   const causal_lm_config& config() const noexcept { return cfg_; }
@@ -61,43 +61,36 @@ class causal_lm {
   /// Training forward + backward on a batch: tokens and targets (batch × len) row-major,
   /// len ≤ max_len; targets equal to −100 are ignored. Adds the gradients of the mean
   /// cross-entropy (weighted by `weights`, one per row of the flattened batch, if given) to
-  /// params().grads() and returns the loss. `ds` seeds dropout.
+  /// params().grads() and returns the loss. `ds` seeds dropout. The batch is split across
+  /// threads by sequence (nn::data_parallel).
   double train_step(cmatrix_view<std::int32_t> tokens, cmatrix_view<std::int32_t> targets,
                     nn::dropout_stream ds = {}, cspan<T> weights = {}) {
-    const index_t B = tokens.rows(), L = tokens.cols(), n = B * L, d = cfg_.d_model;
+    const index_t B = tokens.rows(), L = tokens.cols();
     check_dim("causal_lm: rows of targets", targets.rows(), B);
     check_dim("causal_lm: columns of targets", targets.cols(), L);
     require(L >= 1 && L <= cfg_.max_len, "causal_lm: sequence length ", L, " must be in [1, ", cfg_.max_len, "]");
     require(tokens.contiguous() && targets.contiguous(), "causal_lm: tokens and targets must be contiguous");
-    const cspan<std::int32_t> tok(tokens.data(), n), tgt(targets.data(), n);
-    embed(tok, L, x_.view(n, d));
-    const index_t nb = static_cast<index_t>(blocks_.size());
-    hidden_.resize(static_cast<std::size_t>(nb));
-    for (index_t l = 0; l < nb; ++l) {
-      const auto in = l == 0 ? cmatrix_view<T>(x_()) : cmatrix_view<T>(hidden_[l - 1]());
-      blocks_[l].forward(in, L, nn::causal_mask{}, hidden_[l].view(n, d), acts_[l],
-                         {ds.gen, ds.stream * 64 + static_cast<std::uint64_t>(l)});
-    }
-    auto z = z_.view(n, d);
-    ln_f_.forward(hidden_[nb - 1](), z, mean_.flat(n), rstd_.flat(n));
+    if (!weights.empty()) check_dim("causal_lm: number of row weights", weights.size(), B * L);
+    index_t used = 0;
+    for (index_t i = 0; i < B * L; ++i) used += targets.data()[i] != -100;
     loss::cross_entropy_options o;
     o.label_smoothing = cfg_.label_smoothing;
-    auto dz = g1_.view(n, d);
-    const double loss = loss::linear_cross_entropy<T>(z, tok_.weight.value(), {}, tgt, weights, o, dz,
-                                                      tok_.weight.grad(), {}, ws_);
-    auto dh = g2_.view(n, d);
-    ln_f_.backward(hidden_[nb - 1](), mean_.as_span(), rstd_.as_span(), dz, dh);
-    bool dh_in_g2 = true;  // dh and dx alternate between the two gradient buffers
-    for (index_t l = nb - 1; l >= 0; --l) {
-      const auto in = l == 0 ? cmatrix_view<T>(x_()) : cmatrix_view<T>(hidden_[l - 1]());
-      auto dx = (dh_in_g2 ? g1_ : g2_).view(n, d);
-      dh_in_g2 = !dh_in_g2;
-      blocks_[l].backward(in, L, dh, dx, acts_[l]);
-      dh = dx;
-    }
-    tok_.backward(tok, dh);
-    pos_.backward(positions(B, L), dh);
-    return loss;
+    o.normalizer = double(std::max<index_t>(used, 1));  // the whole batch's, in every shard
+    const int shards = nn::shard_count(B);
+    if (static_cast<int>(shards_.size()) < shards) shards_.resize(static_cast<std::size_t>(shards));
+    std::vector<double> losses(static_cast<std::size_t>(shards), 0.0);
+    nn::data_parallel(*ps_, B, [&](int s, index_t lo, index_t hi) {
+      const index_t rows = (hi - lo) * L;
+      nn::dropout_stream sds = ds;
+      sds.row_offset = static_cast<std::uint64_t>(lo * L);
+      losses[static_cast<std::size_t>(s)] =
+          shard_step(shards_[static_cast<std::size_t>(s)], cspan<std::int32_t>(tokens.row_ptr(lo), rows),
+                     cspan<std::int32_t>(targets.row_ptr(lo), rows), L, sds,
+                     weights.empty() ? weights : weights.subspan(lo * L, rows), o);
+    });
+    double total = 0;
+    for (double l : losses) total += l;
+    return total;
   }
 
   /// Final hidden state (after ln_f) of position lengths[b] − 1 of each sequence: out (B × d).
@@ -126,10 +119,47 @@ class causal_lm {
   }
 
  private:
-  cspan<std::int32_t> positions(index_t B, index_t L) {
-    auto p = pos_ids_.flat(B * L);
-    for (index_t i = 0; i < B * L; ++i) p[i] = static_cast<std::int32_t>(i % L);
-    return cspan<std::int32_t>(p.data(), B * L);
+  // Activations and scratch of one shard of a training batch, reused across steps.
+  struct shard_state {
+    std::vector<typename nn::encoder_block<T>::activations> acts;
+    std::vector<nn::buffer<T>> hidden;
+    nn::buffer<T> x, z, mean, rstd, g1, g2;
+    nn::buffer<std::int32_t> pos_ids;
+    workspace ws;
+  };
+
+  // Forward and backward of n = rows / L sequences; gradients go to the thread's shard.
+  double shard_step(shard_state& st, cspan<std::int32_t> tok, cspan<std::int32_t> tgt, index_t L,
+                    const nn::dropout_stream& ds, cspan<T> weights, const loss::cross_entropy_options& o) {
+    const index_t n = tok.size(), d = cfg_.d_model, nb = static_cast<index_t>(blocks_.size());
+    st.acts.resize(static_cast<std::size_t>(nb));
+    st.hidden.resize(static_cast<std::size_t>(nb));
+    embed(tok, L, st.x.view(n, d));
+    for (index_t l = 0; l < nb; ++l) {
+      const auto in = l == 0 ? cmatrix_view<T>(st.x()) : cmatrix_view<T>(st.hidden[l - 1]());
+      blocks_[l].forward(in, L, nn::causal_mask{}, st.hidden[l].view(n, d), st.acts[l],
+                         {ds.gen, ds.stream * 64 + static_cast<std::uint64_t>(l), ds.row_offset});
+    }
+    auto z = st.z.view(n, d);
+    ln_f_.forward(st.hidden[nb - 1](), z, st.mean.flat(n), st.rstd.flat(n));
+    auto dz = st.g1.view(n, d);
+    const double loss =
+        loss::linear_cross_entropy<T>(z, tok_.weight.value(), {}, tgt, weights, o, dz, tok_.weight.grad(), {}, st.ws);
+    auto dh = st.g2.view(n, d);
+    ln_f_.backward(st.hidden[nb - 1](), st.mean.as_span(), st.rstd.as_span(), dz, dh);
+    bool dh_in_g2 = true;  // dh and dx alternate between the two gradient buffers
+    for (index_t l = nb - 1; l >= 0; --l) {
+      const auto in = l == 0 ? cmatrix_view<T>(st.x()) : cmatrix_view<T>(st.hidden[l - 1]());
+      auto dx = (dh_in_g2 ? st.g1 : st.g2).view(n, d);
+      dh_in_g2 = !dh_in_g2;
+      blocks_[l].backward(in, L, dh, dx, st.acts[l]);
+      dh = dx;
+    }
+    tok_.backward(tok, dh);
+    auto p = st.pos_ids.flat(n);
+    for (index_t i = 0; i < n; ++i) p[i] = static_cast<std::int32_t>(i % L);
+    pos_.backward(cspan<std::int32_t>(p.data(), n), dh);
+    return loss;
   }
   // x = tok[tokens] + pos[position] (n = B·L rows).
   void embed(cspan<std::int32_t> tokens, index_t L, matrix_view<T> x) const {
@@ -149,12 +179,7 @@ class causal_lm {
   nn::embedding<T> tok_, pos_;
   std::vector<nn::encoder_block<T>> blocks_;
   nn::layer_norm<T> ln_f_;
-  // Training activations, reused across steps.
-  std::vector<typename nn::encoder_block<T>::activations> acts_;
-  std::vector<nn::buffer<T>> hidden_;
-  nn::buffer<T> x_, z_, mean_, rstd_, g1_, g2_;
-  nn::buffer<std::int32_t> pos_ids_;
-  workspace ws_;
+  std::vector<shard_state> shards_;
 };
 
 }  // namespace reg4rec::model

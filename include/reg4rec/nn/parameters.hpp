@@ -3,6 +3,11 @@
 // handles; optimizers, gradient clipping and checkpoints work on the flat buffers.
 //
 // The store must not move while layers refer to it: models hold it by unique_ptr.
+//
+// Gradient shards (data parallelism). A training step may split its batch across threads;
+// each thread then accumulates into its own gradient shard, selected by a thread-local
+// index (grad_shard_scope), and reduce_grad_shards() adds the shards into the main gradient
+// in shard order, so the result is deterministic for a given number of shards.
 #pragma once
 
 #include <algorithm>
@@ -11,6 +16,7 @@
 #include <vector>
 
 #include "reg4rec/core/error.hpp"
+#include "reg4rec/core/parallel.hpp"
 #include "reg4rec/core/types.hpp"
 #include "reg4rec/core/view.hpp"
 
@@ -18,6 +24,26 @@ namespace reg4rec::nn {
 
 template <class T>
 class parameter_store;
+
+namespace detail {
+// The gradient shard the calling thread writes to (0: the main gradient buffer).
+inline int& grad_shard_slot() noexcept {
+  thread_local int shard = 0;
+  return shard;
+}
+}  // namespace detail
+
+/// Routes the calling thread's gradient writes to shard `s` until the scope ends.
+class grad_shard_scope {
+ public:
+  explicit grad_shard_scope(int s) noexcept : saved_(detail::grad_shard_slot()) { detail::grad_shard_slot() = s; }
+  ~grad_shard_scope() { detail::grad_shard_slot() = saved_; }
+  grad_shard_scope(const grad_shard_scope&) = delete;
+  grad_shard_scope& operator=(const grad_shard_scope&) = delete;
+
+ private:
+  int saved_;
+};
 
 /// A named slice of a parameter_store: value() and grad() are (rows × cols) views.
 template <class T>
@@ -97,12 +123,35 @@ class parameter_store {
     const auto& e = entries_[id];
     return matrix_view<T>(values_.data() + e.offset, e.rows, e.cols);
   }
+  /// The gradient slice of parameter `id` in the calling thread's shard.
   matrix_view<T> grad(index_t id) noexcept {
     const auto& e = entries_[id];
-    return matrix_view<T>(grads_.data() + e.offset, e.rows, e.cols);
+    const int s = detail::grad_shard_slot();
+    T* base = s > 0 && s <= static_cast<int>(shards_.size()) ? shards_[s - 1].data() : grads_.data();
+    return matrix_view<T>(base + e.offset, e.rows, e.cols);
   }
 
   void zero_grad() { std::fill(grads_.begin(), grads_.end(), T(0)); }
+
+  /// Prepares `count` gradient shards (shard 0 is the main buffer), all zero.
+  void begin_grad_shards(int count) {
+    if (static_cast<int>(shards_.size()) < count - 1) shards_.resize(static_cast<std::size_t>(count - 1));
+    for (int s = 0; s + 1 < count; ++s) {
+      shards_[s].resize(static_cast<std::size_t>(size_));
+      std::fill(shards_[s].begin(), shards_[s].end(), T(0));
+    }
+    active_shards_ = count;
+  }
+  /// Adds shards 1.. into the main gradient, in order.
+  void reduce_grad_shards() {
+    for (int s = 0; s + 1 < active_shards_; ++s) {
+      const T* src = shards_[s].data();
+      parallel_for(0, size_, 1 << 16, [&](index_t lo, index_t hi) {
+        for (index_t i = lo; i < hi; ++i) grads_[i] += src[i];
+      });
+    }
+    active_shards_ = 1;
+  }
 
   /// Copies the values of another store with the same layout (e.g. a frozen reference model).
   void copy_values_from(const parameter_store& other) {
@@ -119,6 +168,8 @@ class parameter_store {
  private:
   std::vector<entry> entries_;
   aligned_vector<T> values_, grads_;
+  std::vector<aligned_vector<T>> shards_;
+  int active_shards_ = 1;
   index_t size_ = 0;
 };
 

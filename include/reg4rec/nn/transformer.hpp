@@ -29,10 +29,13 @@ struct block_config {
   bool bias = true;
 };
 
-/// Randomness of one training forward: the generator and a stream id (step- and layer-unique).
+/// Randomness of one training forward: the generator, a stream id (step- and layer-unique),
+/// and the global index of the first row, so that a row's mask does not depend on how the
+/// batch was split into shards.
 struct dropout_stream {
   const rng* gen = nullptr;
   std::uint64_t stream = 0;
+  std::uint64_t row_offset = 0;
 };
 
 namespace detail {
@@ -56,7 +59,7 @@ struct residual_dropout {
   void forward(T p, matrix_view<T> branch, const dropout_stream& ds, std::uint64_t salt) {
     if (p <= T(0) || !ds.gen) return;
     auto m = mask.view(branch.rows(), branch.cols());
-    dropout<T>{p}.forward(branch, branch, m, *ds.gen, (ds.stream * 16 + salt) << 32);
+    dropout<T>{p}.forward(branch, branch, m, *ds.gen, ((ds.stream * 16 + salt) << 32) + ds.row_offset);
   }
   void backward(T p, const dropout_stream& ds, matrix_view<T> grad) const {
     if (p <= T(0) || !ds.gen) return;
