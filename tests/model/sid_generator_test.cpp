@@ -1,0 +1,169 @@
+// The SID generator: gradients, all-prefix training against one prefix per sample, and the
+// incremental decoding path against the training likelihood.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include <reg4rec/model/sid_generator.hpp>
+
+#include "nn/gradcheck.hpp"
+#include "test_util.hpp"
+
+using namespace reg4rec;
+using model::generator_batch;
+using model::sid_generator;
+
+namespace {
+// 9 items with 3-token codes in codebooks of sizes 5, 4, 3.
+matrix<std::int32_t> toy_codes() {
+  matrix<std::int32_t> c(9, 3);
+  c << 0, 0, 0, 1, 2, 1, 2, 1, 2, 3, 3, 0, 4, 0, 1, 0, 1, 2, 1, 3, 0, 2, 2, 1, 3, 0, 2;
+  return c;
+}
+
+model::generator_config tiny(model::history_tokens t, model::encoder_attention a, double dropout) {
+  model::generator_config c;
+  c.d_model = 8;
+  c.heads = 2;
+  c.d_ff = 12;
+  c.encoder_layers = 2;
+  c.decoder_layers = 2;
+  c.dropout = dropout;
+  c.max_history = 5;
+  c.tokens = t;
+  c.attention = a;
+  c.label_smoothing = 0.1;
+  c.embedding_std = 0.5;
+  return c;
+}
+
+// Two users: all-prefix windows (causal) or one window per decoder (bidirectional).
+generator_batch toy_batch(model::encoder_attention a, bool random_order) {
+  generator_batch b;
+  const std::vector<std::int32_t> u0{1, 4, 2, 7}, u1{3, 8, 5};
+  if (a == model::encoder_attention::causal) {
+    const auto w0 = b.add_window(cspan<std::int32_t>(u0.data(), 3));
+    b.add_decoder(w0, 1, 4);
+    b.add_decoder(w0, 2, 2);
+    b.add_decoder(w0, 3, 7);
+    const auto w1 = b.add_window(cspan<std::int32_t>(u1.data(), 2));
+    b.add_decoder(w1, 2, 5);
+  } else {
+    b.add_decoder(b.add_window(cspan<std::int32_t>(u0.data(), 2)), 2, 2);
+    b.add_decoder(b.add_window(cspan<std::int32_t>(u1.data(), 2)), 2, 5);
+  }
+  if (random_order) {
+    rng g(3);
+    for (index_t j = 0; j < b.decoders(); ++j) {
+      std::vector<std::int32_t> o{0, 1, 2};
+      g.shuffle(o.begin(), o.end());
+      b.order.insert(b.order.end(), o.begin(), o.end());
+    }
+  }
+  return b;
+}
+}  // namespace
+
+TEST_CASE("sid generator: gradients under every tokenisation, attention and order policy",
+          "[model][generator][gradcheck]") {
+  const auto codes = toy_codes();
+  for (auto t : {model::history_tokens::token_level, model::history_tokens::item_level})
+    for (auto a : {model::encoder_attention::causal, model::encoder_attention::bidirectional})
+      for (bool random_order : {false, true}) {
+        sid_generator<double> m(tiny(t, a, 0.1), model::sid_layout::from_codes(codes), codes, 7);
+        const auto batch = toy_batch(a, random_order);
+        const rng drop(2);
+        const auto r = test::check_parameters(
+            m.params(), [&] { return m.train_step(batch, {&drop, 5}); }, [&] { m.train_step(batch, {&drop, 5}); });
+        INFO("tokens " << int(t) << " attention " << int(a) << " random order " << random_order << ": " << r.where);
+        CHECK(r.rel_error < 1e-6);
+      }
+}
+
+TEST_CASE("all-prefix training equals one prefix per sample with a causal encoder", "[model][generator]") {
+  const auto codes = toy_codes();
+  const auto cfg = tiny(model::history_tokens::token_level, model::encoder_attention::causal, 0.0);
+  sid_generator<double> m(cfg, model::sid_layout::from_codes(codes), codes, 11);
+  const std::vector<std::int32_t> seq{1, 4, 2, 7, 6};
+  generator_batch all, each;
+  const auto w = all.add_window(cspan<std::int32_t>(seq.data(), 4));
+  for (index_t p = 1; p <= 4; ++p) {
+    all.add_decoder(w, p, seq[p]);
+    each.add_decoder(each.add_window(cspan<std::int32_t>(seq.data(), p)), p, seq[p]);
+  }
+  m.params().zero_grad();
+  const double la = m.train_step(all);
+  const std::vector<double> ga(m.params().grads().begin(), m.params().grads().end());
+  m.params().zero_grad();
+  const double le = m.train_step(each);
+  CHECK(la == Approx(le).epsilon(1e-12));
+  CHECK(test::max_rel_diff(m.params().grads().data(), ga.data(), static_cast<index_t>(ga.size())) < 1e-10);
+}
+
+TEST_CASE("teacher-forced decoding steps reproduce the training likelihood", "[model][generator]") {
+  const auto codes = toy_codes();
+  for (auto t : {model::history_tokens::token_level, model::history_tokens::item_level})
+    for (auto a : {model::encoder_attention::causal, model::encoder_attention::bidirectional}) {
+      auto cfg = tiny(t, a, 0.0);
+      cfg.label_smoothing = 0.0;
+      sid_generator<double> m(cfg, model::sid_layout::from_codes(codes), codes, 13);
+      const std::vector<std::int32_t> hist{3, 8, 5}, order{2, 0, 1};
+      const std::int32_t target = 6;
+      generator_batch b;
+      b.add_decoder(b.add_window(cspan<std::int32_t>(hist.data(), 3)), 3, target);
+      b.order = order;
+      const double train_loss = m.train_step(b);
+
+      workspace ws;
+      model::encoded_users<double> enc;
+      m.encode({cspan<std::int32_t>(hist.data(), 3)}, enc, ws);
+      model::decoder_state<double> st;
+      m.start_decoding(st, 1);
+      const std::vector<std::int32_t> user{0};
+      std::vector<std::int32_t> prev_cb{-1}, prev_code{-1};
+      matrix<double> h(1, 8);
+      double nll = 0;
+      for (index_t k = 0; k < 3; ++k) {
+        m.decode_step(prev_cb, prev_code, user, enc, st, h, ws);
+        const index_t r = order[k];
+        matrix<double> lp(1, m.layout().size(r));
+        m.log_probs(r, h, lp);
+        nll -= lp(0, codes(target, r));
+        prev_cb[0] = static_cast<std::int32_t>(r);
+        prev_code[0] = codes(target, r);
+      }
+      INFO("tokens " << int(t) << " attention " << int(a));
+      CHECK(nll / 3 == Approx(train_loss).epsilon(1e-10));
+    }
+}
+
+TEST_CASE("sid generator: bad batches and codes are refused with the reason", "[model][generator]") {
+  auto codes = toy_codes();
+  const auto cfg = tiny(model::history_tokens::token_level, model::encoder_attention::causal, 0.0);
+  sid_generator<float> m(cfg, model::sid_layout::from_codes(codes), codes, 1);
+  generator_batch b;
+  const std::vector<std::int32_t> its{1, 2};
+  const auto w = b.add_window(cspan<std::int32_t>(its.data(), 2));
+  b.add_decoder(w, 3, 4);
+  CHECK_THROWS_WITH(m.train_step(b), Catch::Contains("prefix 3"));
+  b.prefix[0] = 2;
+  b.target[0] = 42;
+  CHECK_THROWS_WITH(m.train_step(b), Catch::Contains("unknown target item 42"));
+  codes(3, 1) = 9;
+  CHECK_THROWS_WITH(sid_generator<float>(cfg, model::sid_layout(std::vector<index_t>{5, 4, 3}), codes, 1),
+                    Catch::Contains("item 3 has code 9"));
+}
+
+TEST_CASE("sid generator: save and load give the same model", "[model][generator]") {
+  const auto codes = toy_codes();
+  const auto cfg = tiny(model::history_tokens::item_level, model::encoder_attention::bidirectional, 0.1);
+  sid_generator<float> m(cfg, model::sid_layout::from_codes(codes), codes, 21);
+  const std::string path = "/tmp/reg4rec_gen_" + std::to_string(::getpid()) + ".bin";
+  m.save(path);
+  auto l = sid_generator<float>::load(path);
+  CHECK(l.config().tokens == cfg.tokens);
+  CHECK(l.item_codes() == codes);
+  const auto a = m.params().values(), b = l.params().values();
+  CHECK(std::equal(a.begin(), a.end(), b.begin()));
+  std::remove(path.c_str());
+}
