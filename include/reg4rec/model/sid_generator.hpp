@@ -183,10 +183,11 @@ class sid_generator {
     }
   }
 
-  /// Prepares decoding of n_beams beams (kept across steps; reorder with reorder_beams).
-  void start_decoding(decoder_state<T>& st, index_t n_beams_capacity) const {
+  /// Prepares decoding of n_beams beams, with room for `capacity` beams after reorders
+  /// (reorder_beams); capacity 0 means n_beams.
+  void start_decoding(decoder_state<T>& st, index_t n_beams, index_t capacity = 0) const {
     st.cache.resize(dec_.size());
-    for (auto& c : st.cache) c.reset(n_beams_capacity, codebooks(), cfg_.d_model);
+    for (auto& c : st.cache) c.reset(n_beams, codebooks(), cfg_.d_model, capacity);
     st.step = 0;
   }
   /// Beams that survive a step: new beam i continues old beam parent[i].

@@ -14,19 +14,21 @@ namespace reg4rec::nn {
 template <class T>
 class kv_cache {
  public:
-  /// Empties the cache for n_seq sequences of up to max_len positions of width dim. Storage
-  /// only grows.
-  void reset(index_t n_seq, index_t max_len, index_t dim) {
+  /// Empties the cache for n_seq sequences of up to max_len positions of width dim, with room
+  /// for `capacity` sequences after reorders (beam search widens from one beam per user to B).
+  /// Storage only grows.
+  void reset(index_t n_seq, index_t max_len, index_t dim, index_t capacity = 0) {
     require(n_seq >= 0 && max_len >= 1 && dim >= 1, "kv_cache: bad shape");
+    const index_t cap = std::max(n_seq, capacity);
     n_seq_ = n_seq;
     max_len_ = max_len;
     dim_ = dim;
     len_ = 0;
-    grow(k_, n_seq * max_len * dim);
-    grow(v_, n_seq * max_len * dim);
+    grow(k_, cap * max_len * dim);
+    grow(v_, cap * max_len * dim);
     // Unwritten positions are read (with weight zero) by attention: they must be finite.
-    std::fill(k_.begin(), k_.begin() + n_seq * max_len * dim, T(0));
-    std::fill(v_.begin(), v_.begin() + n_seq * max_len * dim, T(0));
+    std::fill(k_.begin(), k_.begin() + cap * max_len * dim, T(0));
+    std::fill(v_.begin(), v_.begin() + cap * max_len * dim, T(0));
   }
 
   index_t sequences() const noexcept { return n_seq_; }

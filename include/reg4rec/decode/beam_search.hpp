@@ -1,0 +1,296 @@
+// Constrained beam search over semantic-ID paths (SPEC §4.3–4.4).
+//
+// Every user's history is encoded once; its beams share that memory (decoder_state + the
+// projected keys/values of encoded_users) and keep a KV cache of their own few decoder
+// positions. At each step every beam picks the codebook to emit (fixed order: codebook k at
+// step k; CRSS: the remaining codebook the model is most confident about), the model's
+// log-probabilities over that codebook are computed in full (normalised over all its codes),
+// and only then the constraint policy restricts the candidates to codes that keep the path
+// valid — so no invalid SID ever enters a beam, and no dense positions × vocabulary mask
+// exists. A pruner policy may reject candidates (CORP, SPEC §4.4); the beam is refilled from
+// the next best candidates. Users are split into chunks decoded in parallel, each chunk with
+// its own workspace and state, so a const beam_search is safe to share between threads.
+//
+// Constraint policy concept (see decode/constraints.hpp for the trie and posting-list ones):
+//   typename C::context;                        per-search scratch (created by make_context())
+//   typename C::state;                          per-beam, trivially copyable
+//   context make_context() const;
+//   state root(context&) const;
+//   void allowed(context&, const state&, index_t codebook, std::vector<std::int32_t>& codes) const;
+//   state advance(context&, const state&, index_t codebook, std::int32_t code) const;
+//   void items(const context&, const state&, std::vector<std::int32_t>& out) const;  // ranked
+//   static constexpr bool any_order;            false: codebooks must come in order 0..M−1
+//
+// Pruner policy concept:
+//   bool keep(cspan<path_token> path, index_t step) const;   path includes the candidate
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <mutex>
+#include <vector>
+
+#include "reg4rec/core/parallel.hpp"
+#include "reg4rec/core/progress.hpp"
+#include "reg4rec/model/sid_generator.hpp"
+
+namespace reg4rec::decode {
+
+/// One emitted token of a path.
+struct path_token {
+  std::int32_t codebook, code;
+};
+
+/// The order in which codebooks are emitted at inference.
+enum class step_order { fixed, confidence };
+/// How CRSS scores a codebook's confidence.
+enum class confidence_measure { max_probability, margin, neg_entropy };
+
+struct beam_options {
+  index_t beam = 20;
+  index_t top_k = 10;
+  step_order order = step_order::fixed;
+  confidence_measure confidence = confidence_measure::max_probability;
+  index_t users_per_chunk = 64;
+};
+
+/// The default pruner: keeps every valid path.
+struct no_pruning {
+  bool keep(cspan<path_token>, index_t) const noexcept { return true; }
+};
+
+/// Top-K distinct items for one user, best first, with the log-probability of the path that
+/// produced each and that path (the reasoning path: which codebook was emitted at each step).
+struct recommendation {
+  std::vector<std::int32_t> items;
+  std::vector<float> scores;
+  std::vector<std::vector<path_token>> paths;
+};
+
+template <class T, class Constraint, class Pruner = no_pruning>
+class beam_search {
+ public:
+  beam_search(const model::sid_generator<T>& m, const Constraint& c, beam_options o = {}, Pruner p = {})
+      : model_(&m), constraint_(&c), opt_(o), pruner_(std::move(p)) {
+    require(o.beam >= 1, "beam_search: beam width must be at least 1, got ", o.beam);
+    require(o.top_k >= 1, "beam_search: top_k must be at least 1, got ", o.top_k);
+    require(o.users_per_chunk >= 1, "beam_search: users_per_chunk must be at least 1");
+    require(o.order == step_order::fixed || Constraint::any_order,
+            "beam_search: confidence-based step order needs a constraint that allows any codebook order "
+            "(posting lists), not a prefix trie");
+  }
+
+  const beam_options& options() const noexcept { return opt_; }
+
+  /// Recommendations for many users (each history in time order, at least one item).
+  std::vector<recommendation> recommend(const std::vector<cspan<std::int32_t>>& histories,
+                                        std::ostream* log = nullptr) const {
+    const index_t U = static_cast<index_t>(histories.size());
+    for (index_t u = 0; u < U; ++u) {
+      require(!histories[u].empty(), "beam_search: user ", u, " has an empty history");
+      for (std::int32_t it : histories[u])
+        if (it < 0 || it >= model_->items())
+          throw value_error(reg4rec::detail::cat("beam_search: user ", u, " has unknown item ", it, " in the history"));
+    }
+    std::vector<recommendation> out(static_cast<std::size_t>(U));
+    const index_t chunks = (U + opt_.users_per_chunk - 1) / opt_.users_per_chunk;
+    progress bar("decoding", U, log, "users");
+    std::mutex bar_mutex;
+    parallel_for_dynamic(0, chunks, 1, [&](index_t c0, index_t c1) {
+      for (index_t c = c0; c < c1; ++c) {
+        const index_t a = c * opt_.users_per_chunk, b = std::min(U, a + opt_.users_per_chunk);
+        std::vector<cspan<std::int32_t>> h(histories.begin() + a, histories.begin() + b);
+        search_chunk(h, out.data() + a);
+        std::lock_guard<std::mutex> lock(bar_mutex);
+        bar.advance(b - a);
+      }
+    });
+    bar.finish();
+    return out;
+  }
+
+  /// One user, low latency (no threads).
+  recommendation recommend_one(cspan<std::int32_t> history) const {
+    require(!history.empty(), "beam_search: empty history");
+    recommendation r;
+    search_chunk({history}, &r);
+    return r;
+  }
+
+ private:
+  struct beam {
+    float score;
+    std::int32_t user;
+    typename Constraint::state cstate;
+    std::uint32_t used;  // codebooks already emitted (bit mask)
+    index_t path;        // offset of its tokens in the path arena
+  };
+  struct candidate {
+    float score;
+    std::int32_t parent, codebook, code;
+  };
+
+  // Codebook to emit next for beam row i: fixed order → `step`; CRSS → the remaining
+  // codebook with the highest confidence over its allowed codes. `lp[r]` holds log-probs of
+  // codebook r for every beam row. Returns −1 when no codebook has an allowed code.
+  index_t choose_codebook(typename Constraint::context& ctx, const beam& bm, index_t step, index_t row,
+                          const std::vector<matrix<T>>& lp, std::vector<std::int32_t>& allowed,
+                          std::vector<std::int32_t>& scratch) const {
+    if (opt_.order == step_order::fixed) {
+      constraint_->allowed(ctx, bm.cstate, step, allowed);
+      return allowed.empty() ? -1 : step;
+    }
+    index_t best_r = -1;
+    double best_conf = -std::numeric_limits<double>::infinity();
+    for (index_t r = 0; r < model_->codebooks(); ++r) {
+      if (bm.used & (1u << r)) continue;
+      constraint_->allowed(ctx, bm.cstate, r, scratch);
+      if (scratch.empty()) continue;
+      const double conf = confidence(lp[r].row(row).data(), lp[r].cols(), scratch);
+      if (conf > best_conf) {
+        best_conf = conf;
+        best_r = r;
+        allowed.swap(scratch);
+      }
+    }
+    return best_r;
+  }
+
+  // CRSS confidence of a codebook from its log-probs over all codes and its allowed codes.
+  double confidence(const T* lp, index_t K, const std::vector<std::int32_t>& allowed) const {
+    switch (opt_.confidence) {
+      case confidence_measure::max_probability: {
+        double m = -std::numeric_limits<double>::infinity();
+        for (auto c : allowed) m = std::max(m, double(lp[c]));
+        return m;
+      }
+      case confidence_measure::margin: {
+        double a = -std::numeric_limits<double>::infinity(), b = a;
+        for (auto c : allowed) {
+          const double v = std::exp(double(lp[c]));
+          if (v > a) {
+            b = a;
+            a = v;
+          } else if (v > b) {
+            b = v;
+          }
+        }
+        return allowed.size() > 1 ? a - b : a;
+      }
+      case confidence_measure::neg_entropy: {
+        double h = 0;
+        for (index_t c = 0; c < K; ++c) h -= std::exp(double(lp[c])) * double(lp[c]);
+        return -h;
+      }
+    }
+    return 0;
+  }
+
+  void search_chunk(const std::vector<cspan<std::int32_t>>& histories, recommendation* out) const {
+    const index_t U = static_cast<index_t>(histories.size()), M = model_->codebooks(), B = opt_.beam;
+    require(M <= 32, "beam_search: at most 32 codebooks");
+    auto& ws = thread_workspace();
+    auto ctx = constraint_->make_context();
+    model::encoded_users<T> enc;
+    model_->encode(histories, enc, ws);
+    model::decoder_state<T> st;
+    model_->start_decoding(st, U, U * B);
+
+    std::vector<beam> beams, next;
+    std::vector<path_token> paths, next_paths;
+    for (index_t u = 0; u < U; ++u)
+      beams.push_back({0.0f, static_cast<std::int32_t>(u), constraint_->root(ctx), 0u, 0});
+    std::vector<std::int32_t> prev_cb(static_cast<std::size_t>(U), -1), prev_code(static_cast<std::size_t>(U), -1), user;
+    std::vector<candidate> cand;
+    std::vector<matrix<T>> lp(static_cast<std::size_t>(M));
+    std::vector<std::int32_t> allowed, scratch, parent;
+    std::vector<path_token> trial;
+    matrix<T> hidden;
+
+    for (index_t step = 0; step < M; ++step) {
+      const index_t n = static_cast<index_t>(beams.size());
+      user.resize(static_cast<std::size_t>(n));
+      for (index_t i = 0; i < n; ++i) user[i] = beams[i].user;
+      hidden.resize(n, model_->config().d_model);
+      model_->decode_step(prev_cb, prev_code, user, enc, st, hidden, ws);
+      // Log-probabilities of every beam over the codebooks that may be emitted now.
+      for (index_t r = 0; r < M; ++r) {
+        if (opt_.order == step_order::fixed && r != step) continue;
+        lp[r].resize(n, model_->layout().size(r));
+        model_->log_probs(r, hidden, lp[r]);
+      }
+
+      // Candidates of every beam, grouped by user (beams are stored user by user).
+      next.clear();
+      next_paths.clear();
+      parent.clear();
+      std::vector<std::int32_t> new_cb, new_code;
+      index_t i = 0;
+      while (i < n) {
+        const std::int32_t u = beams[i].user;
+        cand.clear();
+        index_t j = i;
+        for (; j < n && beams[j].user == u; ++j) {
+          const index_t r = choose_codebook(ctx, beams[j], step, j, lp, allowed, scratch);
+          if (r < 0) continue;
+          const T* row = lp[r].row(j).data();
+          for (std::int32_t c : allowed)
+            cand.push_back({beams[j].score + float(row[c]), static_cast<std::int32_t>(j), static_cast<std::int32_t>(r), c});
+        }
+        // Best first; ties by parent then code for determinism.
+        std::sort(cand.begin(), cand.end(), [](const candidate& a, const candidate& b) {
+          if (a.score != b.score) return a.score > b.score;
+          if (a.parent != b.parent) return a.parent < b.parent;
+          return a.code < b.code;
+        });
+        index_t kept = 0;
+        for (const auto& c : cand) {
+          if (kept == B) break;
+          const beam& pb = beams[c.parent];
+          trial.assign(paths.begin() + pb.path, paths.begin() + pb.path + step);
+          trial.push_back({c.codebook, c.code});
+          if (!pruner_.keep(cspan<path_token>(trial.data(), static_cast<index_t>(trial.size())), step)) continue;
+          const index_t off = static_cast<index_t>(next_paths.size());
+          next_paths.insert(next_paths.end(), trial.begin(), trial.end());
+          next.push_back({c.score, u, constraint_->advance(ctx, pb.cstate, c.codebook, c.code),
+                          pb.used | (1u << c.codebook), off});
+          parent.push_back(c.parent);
+          new_cb.push_back(c.codebook);
+          new_code.push_back(c.code);
+          ++kept;
+        }
+        i = j;
+      }
+      beams.swap(next);
+      paths.swap(next_paths);
+      prev_cb.swap(new_cb);
+      prev_code.swap(new_code);
+      if (beams.empty()) break;
+      model_->reorder_beams(st, parent);
+    }
+
+    // Items of the finished paths, best path first, distinct, top_k.
+    for (index_t u = 0; u < U; ++u) out[u] = recommendation{};
+    std::vector<std::int32_t> its;
+    for (const auto& bm : beams) {
+      auto& r = out[bm.user];
+      if (static_cast<index_t>(r.items.size()) >= opt_.top_k) continue;
+      constraint_->items(ctx, bm.cstate, its);
+      for (std::int32_t it : its) {
+        if (static_cast<index_t>(r.items.size()) >= opt_.top_k) break;
+        if (std::find(r.items.begin(), r.items.end(), it) != r.items.end()) continue;
+        r.items.push_back(it);
+        r.scores.push_back(bm.score);
+        r.paths.emplace_back(paths.begin() + bm.path, paths.begin() + bm.path + M);
+      }
+    }
+  }
+
+  const model::sid_generator<T>* model_;
+  const Constraint* constraint_;
+  beam_options opt_;
+  Pruner pruner_;
+};
+
+}  // namespace reg4rec::decode
