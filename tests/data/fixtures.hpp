@@ -48,7 +48,8 @@ inline bool file_exists(const std::string& p) { return std::ifstream(p).good(); 
       INFO(msg);                                                                           \
       CHECK(e.path() == (file));                                                           \
       CHECK(e.line() == (line_no));                                                        \
-      CHECK(msg.find(std::string(file) + ":" + std::to_string(line_no)) != std::string::npos); \
+      const std::string where = std::string(file) + ((line_no) > 0 ? ":" + std::to_string(line_no) : std::string()) + ": "; \
+      CHECK(msg.find(where) == 0);                                                         \
       CHECK(msg.find(fragment) != std::string::npos);                                      \
     }                                                                                      \
   } while (false)
