@@ -7,3 +7,5 @@
 #include "reg4rec/core.hpp"
 #include "reg4rec/kernels.hpp"
 #include "reg4rec/io.hpp"
+#include "reg4rec/data.hpp"
+#include "reg4rec/eval.hpp"
