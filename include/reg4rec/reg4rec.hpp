@@ -11,3 +11,5 @@
 #include "reg4rec/optim.hpp"
 #include "reg4rec/io.hpp"
 #include "reg4rec/io/checkpoint.hpp"
+#include "reg4rec/data.hpp"
+#include "reg4rec/eval.hpp"
