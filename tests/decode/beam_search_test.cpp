@@ -8,42 +8,12 @@
 
 #include <reg4rec/decode/beam_search.hpp>
 
+#include "decode/item_set_constraint.hpp"
 #include "test_util.hpp"
 
 using namespace reg4rec;
 
 namespace {
-// Brute-force constraint over an item code table: a state is the list of items consistent
-// with the tokens chosen so far (kept in the context's arena).
-struct item_set_constraint {
-  static constexpr bool any_order = true;
-  const matrix<std::int32_t>* codes;
-  using state = std::int32_t;
-  struct context {
-    std::vector<std::vector<std::int32_t>> sets;
-  };
-  context make_context() const { return {}; }
-  state root(context& ctx) const {
-    std::vector<std::int32_t> all(static_cast<std::size_t>(codes->rows()));
-    for (index_t i = 0; i < codes->rows(); ++i) all[i] = static_cast<std::int32_t>(i);
-    ctx.sets.push_back(all);
-    return static_cast<state>(ctx.sets.size() - 1);
-  }
-  void allowed(context& ctx, const state& s, index_t r, std::vector<std::int32_t>& out) const {
-    std::set<std::int32_t> c;
-    for (auto it : ctx.sets[s]) c.insert((*codes)(it, r));
-    out.assign(c.begin(), c.end());
-  }
-  state advance(context& ctx, const state& s, index_t r, std::int32_t code) const {
-    std::vector<std::int32_t> keep;
-    for (auto it : ctx.sets[s])
-      if ((*codes)(it, r) == code) keep.push_back(it);
-    ctx.sets.push_back(keep);
-    return static_cast<state>(ctx.sets.size() - 1);
-  }
-  void items(const context& ctx, const state& s, std::vector<std::int32_t>& out) const { out = ctx.sets[s]; }
-};
-
 model::generator_config small_config() {
   model::generator_config c;
   c.d_model = 16;
@@ -91,13 +61,13 @@ TEST_CASE("beam search never emits an invalid SID (random models and tables)", "
   for (std::uint64_t seed = 1; seed <= 4; ++seed) {
     const auto codes = random_codes(40, {6, 5, 4}, seed);
     model::sid_generator<float> m(small_config(), model::sid_layout(std::vector<index_t>{6, 5, 4}), codes, seed);
-    const item_set_constraint cons{&codes};
+    const test::item_set_constraint cons{&codes};
     for (auto order : {decode::step_order::fixed, decode::step_order::confidence}) {
       decode::beam_options o;
       o.beam = 7;
       o.top_k = 5;
       o.order = order;
-      decode::beam_search<float, item_set_constraint> bs(m, cons, o);
+      decode::beam_search<float, test::item_set_constraint> bs(m, cons, o);
       std::vector<std::vector<std::int32_t>> hist{{1, 2, 3}, {5}, {7, 8, 9, 10, 11, 12, 13, 14}};
       std::vector<cspan<std::int32_t>> views;
       for (auto& h : hist) views.emplace_back(h.data(), static_cast<index_t>(h.size()));
@@ -123,11 +93,11 @@ TEST_CASE("beam search never emits an invalid SID (random models and tables)", "
 TEST_CASE("beam search as wide as the catalogue equals exhaustive search", "[decode][beam]") {
   const auto codes = random_codes(12, {4, 3, 3}, 9);
   model::sid_generator<double> m(small_config(), model::sid_layout(std::vector<index_t>{4, 3, 3}), codes, 5);
-  const item_set_constraint cons{&codes};
+  const test::item_set_constraint cons{&codes};
   decode::beam_options o;
   o.beam = 12;
   o.top_k = 12;
-  decode::beam_search<double, item_set_constraint> bs(m, cons, o);
+  decode::beam_search<double, test::item_set_constraint> bs(m, cons, o);
   const std::vector<std::int32_t> h{3, 1, 4};
   const auto rec = bs.recommend_one(h);
   // Exhaustive: every item's exact path probability; SIDs shared by several items tie.
@@ -144,12 +114,12 @@ TEST_CASE("beam search as wide as the catalogue equals exhaustive search", "[dec
 TEST_CASE("CRSS emits the most confident remaining codebook at every step", "[decode][crss]") {
   const auto codes = random_codes(30, {5, 5, 5, 5}, 3);
   model::sid_generator<double> m(small_config(), model::sid_layout(std::vector<index_t>{5, 5, 5, 5}), codes, 8);
-  const item_set_constraint cons{&codes};
+  const test::item_set_constraint cons{&codes};
   decode::beam_options o;
   o.beam = 1;
   o.top_k = 1;
   o.order = decode::step_order::confidence;
-  decode::beam_search<double, item_set_constraint> bs(m, cons, o);
+  decode::beam_search<double, test::item_set_constraint> bs(m, cons, o);
   const std::vector<std::int32_t> h{2, 9, 4};
   const auto rec = bs.recommend_one(h);
   REQUIRE(rec.paths.size() == 1);
@@ -198,11 +168,11 @@ struct no_zero_first {
 TEST_CASE("a pruner removes paths and the beam is refilled", "[decode][beam]") {
   const auto codes = random_codes(40, {4, 4, 4}, 2);
   model::sid_generator<float> m(small_config(), model::sid_layout(std::vector<index_t>{4, 4, 4}), codes, 3);
-  const item_set_constraint cons{&codes};
+  const test::item_set_constraint cons{&codes};
   decode::beam_options o;
   o.beam = 6;
   o.top_k = 6;
-  decode::beam_search<float, item_set_constraint, no_zero_first> bs(m, cons, o);
+  decode::beam_search<float, test::item_set_constraint, no_zero_first> bs(m, cons, o);
   const std::vector<std::int32_t> h{1, 2};
   const auto rec = bs.recommend_one(h);
   CHECK(rec.items.size() == 6);  // refilled to the full width
@@ -212,12 +182,12 @@ TEST_CASE("a pruner removes paths and the beam is refilled", "[decode][beam]") {
 TEST_CASE("batch recommendations equal one-user calls and do not depend on threads", "[decode][beam]") {
   const auto codes = random_codes(50, {8, 6, 5}, 4);
   model::sid_generator<float> m(small_config(), model::sid_layout(std::vector<index_t>{8, 6, 5}), codes, 4);
-  const item_set_constraint cons{&codes};
+  const test::item_set_constraint cons{&codes};
   decode::beam_options o;
   o.beam = 5;
   o.top_k = 4;
   o.users_per_chunk = 3;
-  decode::beam_search<float, item_set_constraint> bs(m, cons, o);
+  decode::beam_search<float, test::item_set_constraint> bs(m, cons, o);
   rng g(1);
   std::vector<std::vector<std::int32_t>> hist(10);
   std::vector<cspan<std::int32_t>> views;
@@ -234,5 +204,5 @@ TEST_CASE("batch recommendations equal one-user calls and do not depend on threa
   CHECK_THROWS_WITH(bs.recommend({cspan<std::int32_t>(bad.data(), 2)}), Catch::Contains("unknown item 99"));
   decode::beam_options zero;
   zero.beam = 0;
-  CHECK_THROWS_AS((decode::beam_search<float, item_set_constraint>(m, cons, zero)), argument_error);
+  CHECK_THROWS_AS((decode::beam_search<float, test::item_set_constraint>(m, cons, zero)), argument_error);
 }

@@ -33,6 +33,7 @@
 
 #include "reg4rec/core/parallel.hpp"
 #include "reg4rec/core/progress.hpp"
+#include "reg4rec/eval/eval_batch.hpp"
 #include "reg4rec/model/sid_generator.hpp"
 
 namespace reg4rec::decode {
@@ -101,7 +102,7 @@ class beam_search {
       for (index_t c = c0; c < c1; ++c) {
         const index_t a = c * opt_.users_per_chunk, b = std::min(U, a + opt_.users_per_chunk);
         std::vector<cspan<std::int32_t>> h(histories.begin() + a, histories.begin() + b);
-        search_chunk(h, out.data() + a);
+        search_chunk(h, opt_.top_k, out.data() + a);
         std::lock_guard<std::mutex> lock(bar_mutex);
         bar.advance(b - a);
       }
@@ -114,8 +115,21 @@ class beam_search {
   recommendation recommend_one(cspan<std::int32_t> history) const {
     require(!history.empty(), "beam_search: empty history");
     recommendation r;
-    search_chunk({history}, &r);
+    search_chunk({history}, opt_.top_k, &r);
     return r;
+  }
+
+  /// The evaluator's list-model interface (eval::evaluate): the top k items per user.
+  void recommend(const eval::eval_batch& batch, index_t k, std::vector<std::vector<std::int32_t>>& lists) const {
+    require(k >= 1, "beam_search: k must be at least 1");
+    std::vector<recommendation> recs(static_cast<std::size_t>(batch.size()));
+    for (index_t a = 0; a < batch.size(); a += opt_.users_per_chunk) {
+      const index_t b = std::min(batch.size(), a + opt_.users_per_chunk);
+      std::vector<cspan<std::int32_t>> h(batch.histories.begin() + a, batch.histories.begin() + b);
+      search_chunk(h, k, recs.data() + a);
+    }
+    lists.resize(recs.size());
+    for (std::size_t u = 0; u < recs.size(); ++u) lists[u] = std::move(recs[u].items);
   }
 
  private:
@@ -187,7 +201,7 @@ class beam_search {
     return 0;
   }
 
-  void search_chunk(const std::vector<cspan<std::int32_t>>& histories, recommendation* out) const {
+  void search_chunk(const std::vector<cspan<std::int32_t>>& histories, index_t top_k, recommendation* out) const {
     const index_t U = static_cast<index_t>(histories.size()), M = model_->codebooks(), B = opt_.beam;
     require(M <= 32, "beam_search: at most 32 codebooks");
     auto& ws = thread_workspace();
@@ -275,10 +289,10 @@ class beam_search {
     std::vector<std::int32_t> its;
     for (const auto& bm : beams) {
       auto& r = out[bm.user];
-      if (static_cast<index_t>(r.items.size()) >= opt_.top_k) continue;
+      if (static_cast<index_t>(r.items.size()) >= top_k) continue;
       constraint_->items(ctx, bm.cstate, its);
       for (std::int32_t it : its) {
-        if (static_cast<index_t>(r.items.size()) >= opt_.top_k) break;
+        if (static_cast<index_t>(r.items.size()) >= top_k) break;
         if (std::find(r.items.begin(), r.items.end(), it) != r.items.end()) continue;
         r.items.push_back(it);
         r.scores.push_back(bm.score);

@@ -197,9 +197,11 @@ class sid_generator {
 
   /// One decoder step for every beam: prev_codebook[i] / prev_code[i] is the token emitted
   /// by beam i at the previous step (ignored at step 0, where the input is BOS); beam i reads
-  /// user beam_user[i] of `enc`. hidden: (beams, d) the final-normed decoder state.
+  /// user beam_user[i] of `enc`, or only its first mem_limit[i] rows when mem_limit is given
+  /// (a prefix of a causally encoded window). hidden: (beams, d), the final-normed state.
   void decode_step(cspan<std::int32_t> prev_codebook, cspan<std::int32_t> prev_code, cspan<std::int32_t> beam_user,
-                   const encoded_users<T>& enc, decoder_state<T>& st, matrix_view<T> hidden, workspace& ws) const {
+                   const encoded_users<T>& enc, decoder_state<T>& st, matrix_view<T> hidden, workspace& ws,
+                   cspan<std::int32_t> mem_limit = {}) const {
     const index_t n = beam_user.size(), d = cfg_.d_model;
     require(st.step < codebooks(), "sid_generator::decode_step: all ", codebooks(), " tokens already generated");
     check_dim("decode_step: rows of hidden (beams)", hidden.rows(), n);
@@ -221,8 +223,12 @@ class sid_generator {
       for (index_t j = 0; j < d; ++j) x(i, j) = te(tok, j) + ce(id, j) + se(st.step, j);
     }
     const nn::padding_mask mem_mask{enc.lengths, false};
+    const nn::prefix_mask prefix{mem_limit, 1};
     for (std::size_t l = 0; l < dec_.size(); ++l) {
-      dec_[l].step(x, st.cache[l], enc.kv[l], enc.mem_len, beam_user, mem_mask, y, ws);
+      if (mem_limit.empty())
+        dec_[l].step(x, st.cache[l], enc.kv[l], enc.mem_len, beam_user, mem_mask, y, ws);
+      else
+        dec_[l].step(x, st.cache[l], enc.kv[l], enc.mem_len, beam_user, prefix, y, ws);
       std::swap(x, y);
     }
     auto mean = ws.take<T>(n), rstd = ws.take<T>(n);

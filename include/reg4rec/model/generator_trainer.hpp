@@ -1,0 +1,292 @@
+// Training the SID generator (SPEC §4.2–4.3): epochs over the training sequences of a
+// leave-one-out split, AdamW with linear warm-up and cosine decay, global-norm clipping,
+// early stopping on a validation metric, a checkpoint every epoch and exact resumption.
+//
+// Samples. With a causal encoder (all-prefix training) each user contributes windows of at
+// most max_history items: the first window serves every target whose whole history fits in
+// it (target p reads items [0, p)), and each later target p > max_history gets its own window
+// [p − max_history, p). With a bidirectional encoder every target is its own window (one
+// prefix per sample). Training sequences never include the validation or test targets.
+//
+// Step orders while training: fixed (codebook k at step k), random (a fresh permutation per
+// sample), confidence (CRSS: the order the current model would choose, found with a no-grad
+// pass over the batch before the training pass).
+#pragma once
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "reg4rec/core/progress.hpp"
+#include "reg4rec/data/split.hpp"
+#include "reg4rec/io/checkpoint.hpp"
+#include "reg4rec/model/sid_generator.hpp"
+#include "reg4rec/optim/adamw.hpp"
+#include "reg4rec/optim/clip.hpp"
+#include "reg4rec/optim/schedule.hpp"
+
+namespace reg4rec::model {
+
+enum class train_order { fixed, random, confidence };
+
+struct generator_train_options {
+  index_t epochs = 60;
+  index_t batch_size = 256;  // training samples (decoders) per step
+  double lr = 2e-3;
+  double weight_decay = 0.05;
+  double warmup_fraction = 0.03;
+  double min_lr_ratio = 0.02;
+  double clip_norm = 1.0;
+  train_order order = train_order::fixed;
+  index_t eval_every = 1;   // epochs between validations (0: never)
+  index_t patience = 6;     // validations without improvement before stopping
+  std::string checkpoint;   // written after every epoch when set; <checkpoint>.best holds the best model
+  bool resume = false;      // continue from `checkpoint` when it exists
+  index_t epochs_this_run = 0;  // stop after this many epochs of this call (0: run to the end), resume later
+  std::uint64_t seed = 1;
+  std::ostream* log = &std::clog;
+};
+
+struct epoch_record {
+  index_t epoch = 0;
+  double loss = 0, metric = -1, ndcg = -1, seconds = 0, tokens_per_second = 0;
+  bool best = false;
+};
+
+struct train_history {
+  std::vector<epoch_record> epochs;
+  index_t best_epoch = -1;
+  double best_metric = -1;
+  double seconds = 0;
+  bool stopped_early = false;
+};
+
+/// Validation callback result: the early-stopping metric (e.g. Recall@10) and a second one
+/// reported beside it (e.g. NDCG@10).
+struct validation_score {
+  double metric = 0, secondary = 0;
+};
+
+namespace detail {
+
+// One user's training windows and decoders (all-prefix) or one sample (one prefix each).
+struct sample_block {
+  index_t user, first_target, last_target;  // targets p in [first, last] of the training sequence
+};
+
+inline std::vector<sample_block> make_blocks(const data::leave_one_out_split& split, encoder_attention att) {
+  std::vector<sample_block> blocks;
+  for (index_t u = 0; u < split.n_users(); ++u) {
+    const index_t n = split.train(u).size();
+    if (n < 2) continue;
+    if (att == encoder_attention::causal)
+      blocks.push_back({u, 1, n - 1});
+    else
+      for (index_t p = 1; p < n; ++p) blocks.push_back({u, p, p});
+  }
+  return blocks;
+}
+
+// Adds a block's windows and decoders to a batch.
+inline void add_block(generator_batch& b, const data::leave_one_out_split& split, const sample_block& blk, index_t H,
+                      encoder_attention att) {
+  const auto s = split.train(blk.user);
+  if (att == encoder_attention::bidirectional) {
+    const index_t p = blk.first_target, a = std::max<index_t>(0, p - H);
+    b.add_decoder(b.add_window(s.subspan(a, p - a)), p - a, s[p]);
+    return;
+  }
+  const index_t first_window_end = std::min<index_t>(blk.last_target, H);  // targets 1..H read window 0
+  const index_t w = b.add_window(s.subspan(0, first_window_end));
+  for (index_t p = blk.first_target; p <= first_window_end; ++p) b.add_decoder(w, p, s[p]);
+  for (index_t p = std::max(first_window_end + 1, blk.first_target); p <= blk.last_target; ++p)
+    b.add_decoder(b.add_window(s.subspan(p - H, H)), H, s[p]);
+}
+
+}  // namespace detail
+
+/// The step order the current model would choose for every decoder of `b` (CRSS, max-probability
+/// confidence over all codes of each remaining codebook, teacher-forced): fills b.order.
+template <class T>
+void confidence_order(const sid_generator<T>& m, generator_batch& b, workspace& ws) {
+  const index_t M = m.codebooks(), D = b.decoders(), tpi = m.tokens_per_item();
+  std::vector<cspan<std::int32_t>> windows;
+  for (index_t w = 0; w < b.windows(); ++w)
+    windows.emplace_back(b.items.data() + b.window_start[w], b.window_start[w + 1] - b.window_start[w]);
+  encoded_users<T> enc;
+  m.encode(windows, enc, ws);
+  decoder_state<T> st;
+  m.start_decoding(st, D);
+  std::vector<std::int32_t> limit(static_cast<std::size_t>(D)), cb(static_cast<std::size_t>(D), -1),
+      code(static_cast<std::size_t>(D), -1);
+  for (index_t j = 0; j < D; ++j) limit[j] = static_cast<std::int32_t>(b.prefix[j] * tpi);
+  std::vector<std::uint32_t> used(static_cast<std::size_t>(D), 0);
+  b.order.assign(static_cast<std::size_t>(D * M), 0);
+  matrix<T> h(D, m.config().d_model);
+  std::vector<matrix<T>> lp(static_cast<std::size_t>(M));
+  for (index_t k = 0; k < M; ++k) {
+    m.decode_step(cb, code, b.window, enc, st, h, ws, limit);
+    for (index_t r = 0; r < M; ++r) {
+      lp[r].resize(D, m.layout().size(r));
+      m.log_probs(r, h, lp[r]);
+    }
+    for (index_t j = 0; j < D; ++j) {
+      index_t best = -1;
+      T best_conf = -std::numeric_limits<T>::infinity();
+      for (index_t r = 0; r < M; ++r) {
+        if (used[j] & (1u << r)) continue;
+        const T conf = lp[r].row(j).maxCoeff();
+        if (conf > best_conf) {
+          best_conf = conf;
+          best = r;
+        }
+      }
+      used[j] |= 1u << best;
+      b.order[j * M + k] = static_cast<std::int32_t>(best);
+      cb[j] = static_cast<std::int32_t>(best);
+      code[j] = m.item_codes()(b.target[j], best);
+    }
+  }
+}
+
+/// Trains `m` on the training sequences of `split`. `validate(m)` scores the model for early
+/// stopping (higher is better); it is called every eval_every epochs. The best model's weights
+/// are restored before returning.
+template <class T>
+train_history train_generator(sid_generator<T>& m, const data::leave_one_out_split& split,
+                              const generator_train_options& o,
+                              const std::function<validation_score(const sid_generator<T>&)>& validate = {}) {
+  require(o.epochs >= 1 && o.batch_size >= 1, "train_generator: epochs and batch_size must be positive");
+  require(split.n_items() == m.items(), "train_generator: the split has ", split.n_items(),
+          " items, the model's code table ", m.items());
+  const auto t_start = std::chrono::steady_clock::now();
+  const index_t H = m.config().max_history, M = m.codebooks();
+  auto blocks = detail::make_blocks(split, m.config().attention);
+  require(!blocks.empty(), "train_generator: no training sequence has two items");
+  index_t samples = 0;
+  for (const auto& b : blocks) samples += b.last_target - b.first_target + 1;
+  const index_t steps_per_epoch = std::max<index_t>(1, samples / o.batch_size);
+
+  optim::adamw opt({o.lr, 0.9, 0.98, 1e-8, o.weight_decay});
+  auto st = opt.init(m.params());
+  const long long total_steps = static_cast<long long>(steps_per_epoch * o.epochs);
+  const optim::lr_schedule sched{o.lr, static_cast<long long>(o.warmup_fraction * double(total_steps)), total_steps,
+                                 optim::lr_schedule::decay::cosine, o.min_lr_ratio};
+  rng g(o.seed);
+  const rng dropout_gen = rng(o.seed).fork(0xd0);
+  train_history hist;
+  long long step = 0;
+  index_t first_epoch = 0, bad = 0;
+  aligned_vector<T> best_weights;
+
+  if (o.resume && !o.checkpoint.empty() && std::ifstream(o.checkpoint).good()) {
+    io::train_state ts;
+    io::load_checkpoint<T>(o.checkpoint, m.params(), &st, ts);
+    step = ts.step;
+    first_epoch = static_cast<index_t>(ts.epoch);
+    g.set_state(ts.rng);
+    if (ts.cursor.size() == 3) {
+      hist.best_epoch = static_cast<index_t>(ts.cursor[0]);
+      bad = static_cast<index_t>(ts.cursor[1]);
+      hist.best_metric = double(ts.cursor[2]) * 1e-9;
+    }
+    if (hist.best_epoch >= 0 && std::ifstream(o.checkpoint + ".best").good()) {
+      const auto best = sid_generator<T>::load(o.checkpoint + ".best");
+      best_weights.assign(best.params().values().begin(), best.params().values().end());
+    }
+    if (o.log) *o.log << "resumed from " << o.checkpoint << " at epoch " << first_epoch << ", step " << step << "\n";
+  }
+
+  generator_batch batch;
+  workspace ws;
+  std::vector<std::int32_t> perm(static_cast<std::size_t>(M));
+  const index_t last_epoch = o.epochs_this_run > 0 ? std::min(o.epochs, first_epoch + o.epochs_this_run) : o.epochs;
+  const auto canonical = blocks;
+  for (index_t epoch = first_epoch; epoch < last_epoch; ++epoch) {
+    const auto t0 = std::chrono::steady_clock::now();
+    // The epoch's order depends on (seed, epoch) only, so a resumed run sees the same order.
+    blocks = canonical;
+    rng epoch_rng = g.fork(static_cast<std::uint64_t>(epoch));
+    epoch_rng.shuffle(blocks.begin(), blocks.end());
+    progress bar("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(o.epochs), steps_per_epoch, o.log, "steps");
+    double loss_sum = 0, tokens = 0;
+    index_t steps = 0;
+    std::size_t next = 0;
+    while (next < blocks.size() && steps < steps_per_epoch) {
+      batch.clear();
+      while (next < blocks.size() && batch.decoders() < o.batch_size)
+        detail::add_block(batch, split, blocks[next++], H, m.config().attention);
+      if (o.order == train_order::random) {
+        rng pg = g.fork(static_cast<std::uint64_t>(step));
+        for (index_t j = 0; j < batch.decoders(); ++j) {
+          for (index_t r = 0; r < M; ++r) perm[r] = static_cast<std::int32_t>(r);
+          pg.shuffle(perm.begin(), perm.end());
+          batch.order.insert(batch.order.end(), perm.begin(), perm.end());
+        }
+      } else if (o.order == train_order::confidence) {
+        confidence_order(m, batch, ws);
+      }
+      m.params().zero_grad();
+      const double loss = m.train_step(batch, {&dropout_gen, static_cast<std::uint64_t>(step)});
+      if (!std::isfinite(loss))
+        throw numerical_error(reg4rec::detail::cat("train_generator: non-finite loss at epoch ", epoch + 1, ", step ",
+                                                   step, (o.checkpoint.empty() ? "" : "; last good checkpoint: " + o.checkpoint)));
+      if (o.clip_norm > 0) optim::clip_grad_norm(m.params(), o.clip_norm);
+      opt.step(m.params(), st, sched(step));
+      ++step;
+      ++steps;
+      loss_sum += loss;
+      tokens += double(batch.items.size() * m.tokens_per_item() + batch.decoders() * M);
+      char note[64];
+      std::snprintf(note, sizeof note, "loss %.4f", loss_sum / double(steps));
+      bar.advance(1, note);
+    }
+    epoch_record rec;
+    rec.epoch = epoch + 1;
+    rec.loss = loss_sum / double(std::max<index_t>(steps, 1));
+    rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    rec.tokens_per_second = tokens / std::max(rec.seconds, 1e-9);
+    char note[96];
+    std::snprintf(note, sizeof note, "loss %.4f, %.0f tokens/s", rec.loss, rec.tokens_per_second);
+    bar.finish(note);
+
+    const bool validate_now = validate && o.eval_every > 0 && ((epoch + 1) % o.eval_every == 0 || epoch + 1 == o.epochs);
+    if (validate_now) {
+      const auto v = validate(m);
+      rec.metric = v.metric;
+      rec.ndcg = v.secondary;
+      if (v.metric > hist.best_metric) {
+        hist.best_metric = v.metric;
+        hist.best_epoch = epoch + 1;
+        best_weights.assign(m.params().values().begin(), m.params().values().end());
+        rec.best = true;
+        bad = 0;
+        if (!o.checkpoint.empty()) m.save(o.checkpoint + ".best");
+      } else {
+        ++bad;
+      }
+      if (o.log)
+        *o.log << "epoch " << epoch + 1 << ": validation " << v.metric << " (best " << hist.best_metric << " at epoch "
+               << hist.best_epoch << ")\n";
+    }
+    hist.epochs.push_back(rec);
+    if (!o.checkpoint.empty()) {
+      io::train_state ts{step, epoch + 1, g.state(),
+                         {hist.best_epoch, bad, static_cast<std::int64_t>(std::llround(hist.best_metric * 1e9))}, ""};
+      io::save_checkpoint<T>(o.checkpoint, m.params(), &st, ts);
+    }
+    if (validate_now && bad >= o.patience) {
+      hist.stopped_early = true;
+      if (o.log) *o.log << "early stop: no improvement in " << bad << " validations\n";
+      break;
+    }
+  }
+  if (!best_weights.empty()) std::copy(best_weights.begin(), best_weights.end(), m.params().values().begin());
+  hist.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  return hist;
+}
+
+}  // namespace reg4rec::model
