@@ -118,13 +118,23 @@ class causal_lm {
     ln_f_.forward(last, out, mean, rstd);
   }
 
+  /// Scores of every token after each sequence: out (B × vocab) = last_hidden · Eᵀ (for
+  /// SASRec, a score per item). Thread-safe.
+  void score_next(cmatrix_view<std::int32_t> tokens, cspan<std::int32_t> lengths, matrix_view<T> out, workspace& ws) const {
+    check_dim("causal_lm::score_next: columns of out (vocabulary)", out.cols(), cfg_.vocab);
+    auto frame = ws.scope();
+    auto h = ws.take_matrix<T>(tokens.rows(), cfg_.d_model);
+    last_hidden(tokens, lengths, h, ws);
+    out.eigen().noalias() = h.eigen() * tok_.weight.value().eigen().transpose();
+  }
+
  private:
   // Activations and scratch of one shard of a training batch, reused across steps.
   struct shard_state {
     std::vector<typename nn::encoder_block<T>::activations> acts;
     std::vector<nn::buffer<T>> hidden;
-    nn::buffer<T> x, z, mean, rstd, g1, g2;
-    nn::buffer<std::int32_t> pos_ids;
+    nn::buffer<T> x, z, mean, rstd, g1, g2, zc, dzc, wc;
+    nn::buffer<std::int32_t> pos_ids, tc;
     workspace ws;
   };
 
@@ -143,8 +153,34 @@ class causal_lm {
     auto z = st.z.view(n, d);
     ln_f_.forward(st.hidden[nb - 1](), z, st.mean.flat(n), st.rstd.flat(n));
     auto dz = st.g1.view(n, d);
-    const double loss =
-        loss::linear_cross_entropy<T>(z, tok_.weight.value(), {}, tgt, weights, o, dz, tok_.weight.grad(), {}, st.ws);
+    // The output layer only for rows with a target: padded batches (SASRec) have many rows
+    // without, and over a large vocabulary the head is the dominant cost.
+    index_t m = 0;
+    for (index_t i = 0; i < n; ++i) m += tgt[i] != o.ignore_index;
+    double loss;
+    if (m == n) {
+      loss = loss::linear_cross_entropy<T>(z, tok_.weight.value(), {}, tgt, weights, o, dz, tok_.weight.grad(), {}, st.ws);
+    } else {
+      auto zc = st.zc.view(m, d), dzc = st.dzc.view(m, d);
+      auto tc = st.tc.flat(m);
+      auto wc = weights.empty() ? span<T>() : st.wc.flat(m);
+      for (index_t i = 0, k = 0; i < n; ++i) {
+        if (tgt[i] == o.ignore_index) continue;
+        zc.row(k).eigen() = z.row(i).eigen();
+        tc[k] = tgt[i];
+        if (!weights.empty()) wc[k] = weights[i];
+        ++k;
+      }
+      loss = m == 0 ? 0.0
+                    : loss::linear_cross_entropy<T>(zc, tok_.weight.value(), {}, tc, wc, o, dzc, tok_.weight.grad(), {},
+                                                    st.ws);
+      for (index_t i = 0, k = 0; i < n; ++i) {
+        if (tgt[i] == o.ignore_index)
+          dz.row(i).eigen().setZero();
+        else
+          dz.row(i).eigen() = dzc.row(k++).eigen();
+      }
+    }
     auto dh = st.g2.view(n, d);
     ln_f_.backward(st.hidden[nb - 1](), st.mean.as_span(), st.rstd.as_span(), dz, dh);
     bool dh_in_g2 = true;  // dh and dx alternate between the two gradient buffers

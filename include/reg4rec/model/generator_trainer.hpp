@@ -24,6 +24,7 @@
 #include "reg4rec/data/split.hpp"
 #include "reg4rec/io/checkpoint.hpp"
 #include "reg4rec/model/sid_generator.hpp"
+#include "reg4rec/model/training.hpp"
 #include "reg4rec/optim/adamw.hpp"
 #include "reg4rec/optim/clip.hpp"
 #include "reg4rec/optim/schedule.hpp"
@@ -48,26 +49,6 @@ struct generator_train_options {
   index_t epochs_this_run = 0;  // stop after this many epochs of this call (0: run to the end), resume later
   std::uint64_t seed = 1;
   std::ostream* log = &std::clog;
-};
-
-struct epoch_record {
-  index_t epoch = 0;
-  double loss = 0, metric = -1, ndcg = -1, seconds = 0, tokens_per_second = 0;
-  bool best = false;
-};
-
-struct train_history {
-  std::vector<epoch_record> epochs;
-  index_t best_epoch = -1;
-  double best_metric = -1;
-  double seconds = 0;
-  bool stopped_early = false;
-};
-
-/// Validation callback result: the early-stopping metric (e.g. Recall@10) and a second one
-/// reported beside it (e.g. NDCG@10).
-struct validation_score {
-  double metric = 0, secondary = 0;
 };
 
 namespace detail {
@@ -179,8 +160,8 @@ train_history train_generator(sid_generator<T>& m, const data::leave_one_out_spl
   const rng dropout_gen = rng(o.seed).fork(0xd0);
   train_history hist;
   long long step = 0;
-  index_t first_epoch = 0, bad = 0;
-  aligned_vector<T> best_weights;
+  index_t first_epoch = 0;
+  early_stopping<T> stopper(o.patience);
 
   if (o.resume && !o.checkpoint.empty() && std::ifstream(o.checkpoint).good()) {
     io::train_state ts;
@@ -189,13 +170,12 @@ train_history train_generator(sid_generator<T>& m, const data::leave_one_out_spl
     first_epoch = static_cast<index_t>(ts.epoch);
     g.set_state(ts.rng);
     if (ts.cursor.size() == 3) {
-      hist.best_epoch = static_cast<index_t>(ts.cursor[0]);
-      bad = static_cast<index_t>(ts.cursor[1]);
-      hist.best_metric = double(ts.cursor[2]) * 1e-9;
-    }
-    if (hist.best_epoch >= 0 && std::ifstream(o.checkpoint + ".best").good()) {
-      const auto best = sid_generator<T>::load(o.checkpoint + ".best");
-      best_weights.assign(best.params().values().begin(), best.params().values().end());
+      const auto best_epoch = static_cast<index_t>(ts.cursor[0]);
+      std::unique_ptr<sid_generator<T>> best;
+      if (best_epoch >= 0 && std::ifstream(o.checkpoint + ".best").good())
+        best = std::make_unique<sid_generator<T>>(sid_generator<T>::load(o.checkpoint + ".best"));
+      stopper.set_state(best_epoch, static_cast<index_t>(ts.cursor[1]), double(ts.cursor[2]) * 1e-9,
+                        best ? &best->params() : nullptr);
     }
     if (o.log) *o.log << "resumed from " << o.checkpoint << " at epoch " << first_epoch << ", step " << step << "\n";
   }
@@ -258,33 +238,28 @@ train_history train_generator(sid_generator<T>& m, const data::leave_one_out_spl
       const auto v = validate(m);
       rec.metric = v.metric;
       rec.ndcg = v.secondary;
-      if (v.metric > hist.best_metric) {
-        hist.best_metric = v.metric;
-        hist.best_epoch = epoch + 1;
-        best_weights.assign(m.params().values().begin(), m.params().values().end());
-        rec.best = true;
-        bad = 0;
-        if (!o.checkpoint.empty()) m.save(o.checkpoint + ".best");
-      } else {
-        ++bad;
-      }
+      rec.best = stopper.update(epoch + 1, v.metric, m.params());
+      if (rec.best && !o.checkpoint.empty()) m.save(o.checkpoint + ".best");
       if (o.log)
-        *o.log << "epoch " << epoch + 1 << ": validation " << v.metric << " (best " << hist.best_metric << " at epoch "
-               << hist.best_epoch << ")\n";
+        *o.log << "epoch " << epoch + 1 << ": validation " << v.metric << " (best " << stopper.best_metric()
+               << " at epoch " << stopper.best_epoch() << ")\n";
     }
     hist.epochs.push_back(rec);
     if (!o.checkpoint.empty()) {
       io::train_state ts{step, epoch + 1, g.state(),
-                         {hist.best_epoch, bad, static_cast<std::int64_t>(std::llround(hist.best_metric * 1e9))}, ""};
+                         {stopper.best_epoch(), stopper.bad(), static_cast<std::int64_t>(std::llround(stopper.best_metric() * 1e9))},
+                         ""};
       io::save_checkpoint<T>(o.checkpoint, m.params(), &st, ts);
     }
-    if (validate_now && bad >= o.patience) {
+    if (validate_now && stopper.should_stop()) {
       hist.stopped_early = true;
-      if (o.log) *o.log << "early stop: no improvement in " << bad << " validations\n";
+      if (o.log) *o.log << "early stop: no improvement in " << stopper.bad() << " validations\n";
       break;
     }
   }
-  if (!best_weights.empty()) std::copy(best_weights.begin(), best_weights.end(), m.params().values().begin());
+  stopper.restore(m.params());
+  hist.best_epoch = stopper.best_epoch();
+  hist.best_metric = stopper.best_metric();
   hist.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   return hist;
 }

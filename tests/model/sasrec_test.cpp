@@ -1,0 +1,56 @@
+// SASRec on the bundled Beauty data: a short run beats most-popular by a wide margin, and
+// early stopping restores the best validation weights.
+#include <catch2/catch.hpp>
+
+#include <reg4rec/data.hpp>
+#include <reg4rec/eval.hpp>
+#include <reg4rec/model/sasrec.hpp>
+
+using namespace reg4rec;
+
+TEST_CASE("a short SASRec run beats popularity on Beauty by a wide margin", "[model][sasrec][beauty]") {
+  const auto d = data::load_sequences(std::string(REG4REC_TEST_DATA_DIR) + "/beauty/Beauty.txt");
+  const data::leave_one_out_split split(d, {50});
+  model::sasrec_options o;
+  o.d_model = 32;
+  o.d_ff = 64;
+  o.layers = 1;
+  o.heads = 1;
+  o.dropout = 0.2;
+  o.epochs = 3;
+  o.batch_size = 256;
+  o.lr = 2e-3;
+  o.eval_every = 1;
+  o.eval_users = 3000;
+  o.log = nullptr;
+  model::sasrec m(split.n_items(), o);
+  const auto hist = m.train(split);
+  REQUIRE(hist.epochs.size() == 3);
+  CHECK(hist.epochs.back().loss < hist.epochs.front().loss);
+  // The restored weights are those of the best validation epoch.
+  eval::evaluator_options vo;
+  vo.ks = {10};
+  vo.max_users = 3000;
+  const auto v = eval::evaluate(m, split, data::stage::validation, vo);
+  CHECK(v.ndcg[0] == Approx(hist.best_metric).epsilon(1e-9));
+
+  eval::evaluator_options eo;
+  const auto sas = eval::evaluate(m, split, data::stage::test, eo);
+  const auto pop = eval::popularity::fit(split, data::stage::test);
+  eval::evaluator_options po;
+  po.mask_history = false;
+  const auto p = eval::evaluate(pop, split, data::stage::test, po);
+  INFO("SASRec R@10 " << sas.recall[1] << " N@10 " << sas.ndcg[1] << " vs popularity " << p.recall[1] << " / "
+                      << p.ndcg[1]);
+  CHECK(sas.recall[1] > 2.0 * p.recall[1]);
+  CHECK(sas.ndcg[1] > 2.0 * p.ndcg[1]);
+}
+
+TEST_CASE("SASRec refuses a split over another catalogue", "[model][sasrec]") {
+  const auto d = data::load_sequences(std::string(REG4REC_TEST_DATA_DIR) + "/beauty/Beauty.txt");
+  const data::leave_one_out_split split(d, {50});
+  model::sasrec_options o;
+  o.log = nullptr;
+  model::sasrec m(100, o);
+  CHECK_THROWS_WITH(m.train(split), Catch::Contains("12101 items"));
+}
