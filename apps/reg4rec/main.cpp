@@ -10,6 +10,8 @@
 #include <reg4rec/reg4rec.hpp>
 
 #include "args.hpp"
+#include "dataset.hpp"
+#include "pipeline.hpp"
 
 namespace {
 
@@ -33,32 +35,50 @@ int cmd_info(const std::vector<std::string>& argv) {
   return 0;
 }
 
-// What exists so far, end to end: semantic-ID assignment of synthetic item vectors against a
-// random codebook on each backend, with the agreement and the rate.
+const char* g_argv0 = nullptr;
+
+// reg4rec pipeline: every requested model on one dataset, a table at the end.
 int cmd_pipeline(const std::vector<std::string>& argv) {
-  const args a(argv, {"items", "dim", "codes", "seed"}, {});
-  const index_t n = a.get_int("items", 100000), d = a.get_int("dim", 32), K = a.get_int("codes", 256);
-  if (n < 1 || d < 1 || K < 1) throw usage_error("--items, --dim and --codes must be positive");
-  rng g(static_cast<std::uint64_t>(a.get_int("seed", 1)));
-  matrix<float> x(n, d), codes(K, d);
-  for (index_t i = 0; i < x.size(); ++i) x.data()[i] = g.normal<float>();
-  for (index_t i = 0; i < codes.size(); ++i) codes.data()[i] = g.normal<float>();
-  std::vector<std::int32_t> idx_s(n), idx_v(n);
-  std::vector<float> d_s(n), d_v(n);
-  auto timed = [](auto&& f) {
-    const auto t0 = std::chrono::steady_clock::now();
-    f();
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  };
-  const double ts = timed([&] { kernels::nearest<float>(backend::scalar{}, metric::l2, x, codes, idx_s, d_s); });
-  const double tv = timed([&] { kernels::nearest<float>(default_backend{}, metric::l2, x, codes, idx_v, d_v); });
-  index_t agree = 0;
-  for (index_t i = 0; i < n; ++i) agree += idx_s[i] == idx_v[i];
-  std::printf("nearest-code assignment of %ld vectors (d=%ld) to %ld codes\n", long(n), long(d), long(K));
-  std::printf("| backend | vectors/s | GFLOP/s | agreement |\n|---|---|---|---|\n");
-  std::printf("| scalar | %.0f | %.1f | reference |\n", n / ts, 2.0 * n * K * d / ts * 1e-9);
-  std::printf("| %s | %.0f | %.1f | %.4f |\n", default_backend::name(), n / tv,
-              2.0 * n * K * d / tv * 1e-9, double(agree) / n);
+  const args a(argv, {"data", "model", "preset", "out", "seed", "threads"}, {"quiet"});
+  const std::string dir = a.get("data", cli::default_data_dir(g_argv0));
+  const cli::preset p = cli::parse_preset(a.get("preset", "quick"));
+  const auto seed = static_cast<std::uint64_t>(a.get_int("seed", 1));
+  if (a.has("threads")) set_num_threads(static_cast<int>(a.get_int("threads", 2)));
+  std::ostream* log = a.has("quiet") ? nullptr : &std::clog;
+  std::vector<std::string> models;
+  const std::string which = a.get("model", "all");
+  if (which == "all") {
+    models = cli::model_order();
+  } else {
+    for (std::size_t s = 0, e; s <= which.size(); s = e + 1) {
+      e = which.find(',', s);
+      if (e == std::string::npos) e = which.size();
+      const std::string m = which.substr(s, e - s);
+      if (!cli::model_runners().count(m)) throw usage_error("unknown model '" + m + "'");
+      models.push_back(m);
+    }
+  }
+  const auto ds = cli::load_dataset(dir);
+  const std::string out = a.get("out", "out/" + ds.name);
+  cli::make_dirs(out);
+  const data::leave_one_out_split split(ds.sequences, {20});
+  if (log)
+    *log << "dataset " << ds.name << ": " << ds.sequences.n_users() << " users, " << ds.sequences.n_items() << " items, "
+         << ds.sequences.n_interactions() << " interactions\n";
+  std::vector<eval::eval_result> results;
+  for (const auto& m : models) {
+    if (log) *log << "== " << m << "\n";
+    const auto run = cli::model_runners().at(m)(ds, split, p, seed, log);
+    cli::make_dirs(out + "/" + m);
+    io::write_file_atomic(out + "/" + m + "/metrics.json", cli::metrics_json(run, ds.name));
+    results.push_back(run.test);
+    results.back().model = m;
+  }
+  const std::string table = eval::markdown_table(results);
+  io::write_file_atomic(out + "/results.md", table);
+  eval::save_json(out + "/results.json", results);
+  std::printf("%s\n%s (test, full ranking over %ld items)\n%s", ds.name.c_str(), "", long(ds.sequences.n_items()),
+              table.c_str());
   return 0;
 }
 
@@ -67,7 +87,9 @@ const std::map<std::string, command>& commands() {
       {"info", {"print the version, backend and threads", "reg4rec info", cmd_info}},
       {"pipeline",
        {"run the end-to-end job and print its table",
-        "reg4rec pipeline [--items N] [--dim D] [--codes K] [--seed S]", cmd_pipeline}},
+        "reg4rec pipeline [--data DIR] [--model all|popularity,sasrec,...] [--preset quick|full] [--out OUTDIR]\n"
+        "                        [--seed S] [--threads N] [--quiet]",
+        cmd_pipeline}},
   };
   return table;
 }
@@ -80,6 +102,7 @@ void print_usage(std::FILE* out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  g_argv0 = argv[0];
   if (argc < 2) {
     print_usage(stderr);
     return 2;
