@@ -7,3 +7,4 @@
 #include "reg4rec/core.hpp"
 #include "reg4rec/kernels.hpp"
 #include "reg4rec/io.hpp"
+#include "reg4rec/quant.hpp"
