@@ -141,3 +141,24 @@ void BM_rq_kmeans_fit(benchmark::State& state) {
 BENCHMARK(BM_rq_kmeans_fit)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
 
 }  // namespace
+
+// SID statistics of 12,101 items with about 12k distinct SIDs (random 3 × 256 codes), item
+// vectors of width d = range(0): the Preference Discrimination over all pairs of ~12k group
+// centres dominates.
+void BM_sid_stats(benchmark::State& state) {
+  const index_t n = 12101, d = state.range(0);
+  bench::threads_from(state, 1);
+  rng g(3);
+  matrix<std::int32_t> codes(n, 3);
+  for (index_t i = 0; i < codes.size(); ++i) codes.data()[i] = static_cast<std::int32_t>(g.below(256));
+  matrix<float> x(n, d);
+  for (index_t i = 0; i < x.size(); ++i) x.data()[i] = g.normal<float>();
+  quant::sid_stats s;
+  for (auto _ : state) {
+    s = quant::compute_sid_stats(codes, 256, x);
+    benchmark::DoNotOptimize(s.preference_discrimination);
+  }
+  state.counters["groups"] = static_cast<double>(s.groups);
+  state.counters["PD"] = s.preference_discrimination;
+}
+BENCHMARK(BM_sid_stats)->Args({32, 2})->Args({256, 2})->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -136,7 +136,7 @@ TEST_CASE("kmeans: subsampling, greedy seeding and progress lines", "[quant][kme
   o.log = &log;
   km.fit(m.x, o);
   CHECK(km.report().training_points == 800);
-  CHECK(log.str().find("objective") != std::string::npos);
+  CHECK(log.str().find("inertia") != std::string::npos);
   CHECK(log.str().find("utilisation") != std::string::npos);
   CHECK(km.report().utilisation.back() == 1.0);
 }

@@ -216,3 +216,20 @@ TEST_CASE("residual_encode: bad input is a clear error", "[quant][residual_encod
   const matrix<float> first = x.topRows(5);
   CHECK_NOTHROW(enc.encode(first, 100, c));
 }
+
+TEST_CASE("residual_encode: after the first batch, encoding allocates no scratch", "[quant][residual_encode]") {
+  const auto books = make_books({64, 64, 64}, 16, 70);
+  quant::residual_encoder<> enc(books);
+  enc.set_batch_rows(100);
+  set_num_threads(1);
+  const auto x = test::random_matrix<float>(1000, 16, 71);
+  matrix<std::int32_t> codes(1000, 3);
+  for (index_t B : {1, 4}) {
+    enc.encode(cmatrix_view<float>(x).middle_rows(0, 100), B,
+               matrix_view<std::int32_t>(codes).middle_rows(0, 100));  // one batch: the workspace grows
+    const auto cap = thread_workspace().capacity();
+    enc.encode(x, B, codes);  // ten batches of the same size
+    CHECK(thread_workspace().capacity() == cap);
+  }
+  set_num_threads(2);
+}

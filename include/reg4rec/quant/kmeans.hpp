@@ -73,41 +73,8 @@ struct assigner<standard_assignment> {
   }
 };
 
-/// cost(x_i, c) for rows [lo, hi) into out[lo..hi), from the definition (Eigen, vectorised).
-template <class Distance>
-void costs_to_point(cmatrix_view<float> x, cspan<float> inv_norm, const Eigen::RowVectorXf& c,
-                    span<float> out) {
-  parallel_for(0, x.rows(), 2048, [&](index_t lo, index_t hi) {
-    const auto blk = x.eigen().middleRows(lo, hi - lo);
-    if constexpr (Distance::normalise_codewords) {
-      const float cn = c.norm();
-      const float inv_c = cn > 0 ? 1.0f / cn : 0.0f;
-      Eigen::VectorXf dots = blk * c.transpose();
-      for (index_t i = lo; i < hi; ++i) out[i] = 1.0f - dots[i - lo] * inv_c * inv_norm[i];
-    } else {
-      Eigen::VectorXf d2 = (blk.rowwise() - c).rowwise().squaredNorm();
-      for (index_t i = lo; i < hi; ++i) out[i] = d2[i - lo];
-    }
-  });
-}
-
-/// Partial sums of w over fixed blocks (for sampling ∝ w without depending on threads).
-inline constexpr index_t sample_block = 4096;
-inline double block_sums(cspan<float> w, std::vector<double>& part) {
-  const index_t n = w.size(), nb = (n + sample_block - 1) / sample_block;
-  part.assign(static_cast<std::size_t>(nb), 0.0);
-  parallel_for(0, nb, 1, [&](index_t lo, index_t hi) {
-    for (index_t b = lo; b < hi; ++b) {
-      double s = 0;
-      for (index_t i = b * sample_block, e = std::min(n, (b + 1) * sample_block); i < e; ++i)
-        s += std::max(0.0f, w[i]);
-      part[static_cast<std::size_t>(b)] = s;
-    }
-  });
-  double t = 0;
-  for (double p : part) t += p;
-  return t;
-}
+/// Rows per block of the seeding's partial sums (fixed, so sums do not depend on threads).
+inline constexpr index_t sample_block = 1024;
 
 /// Index drawn with probability ∝ w_i (uniform when all weights are zero).
 inline index_t sample_proportional(cspan<float> w, const std::vector<double>& part, double total, rng& g) {
@@ -139,64 +106,90 @@ struct initialiser;
 
 template <>
 struct initialiser<kmeanspp_init> {
+  // One step costs one pass over x (the candidates' costs, in one parallel region) and one
+  // cheap pass folding the chosen candidate into the running minimum; both work on fixed
+  // blocks of sample_block rows, so the partial sums do not depend on the thread count.
   template <class Distance>
   static matrix<float> run(cmatrix_view<float> x, cspan<float> inv_norm, index_t K, int trials, rng& g) {
-    const index_t n = x.rows(), d = x.cols();
-    matrix<float> C(K, d);
-    std::vector<float> mind(static_cast<std::size_t>(n)), fresh(static_cast<std::size_t>(n));
-    std::vector<double> part;
-    std::vector<index_t> cand(static_cast<std::size_t>(trials));
+    const index_t n = x.rows(), d = x.cols(), T = trials;
     const index_t nb = (n + sample_block - 1) / sample_block;
-    matrix<double> pot_part(nb, trials);
-    const index_t first = static_cast<index_t>(g.below(static_cast<std::uint64_t>(n)));
-    C.row(0) = x.eigen().row(first);
-    costs_to_point<Distance>(x, inv_norm, C.row(0), mind);
-    double pot = block_sums(mind, part);
-    for (index_t k = 1; k < K; ++k) {
-      for (int t = 0; t < trials; ++t) cand[t] = sample_proportional(mind, part, pot, g);
-      index_t chosen = cand[0];
-      if (trials > 1) {
-        // Greedy k-means++: the candidate that lowers Σ min(mind, cost) most. All candidates
-        // of a block at once (one small product), partial sums per fixed block, added in order.
-        matrix<float> Ct(trials, d);
-        for (int t = 0; t < trials; ++t) Ct.row(t) = x.eigen().row(cand[t]);
-        if constexpr (Distance::normalise_codewords)
-          for (int t = 0; t < trials; ++t) {
-            const float nc = Ct.row(t).norm();
-            if (nc > 0) Ct.row(t) /= nc;
-          }
-        const Eigen::RowVectorXf cn = Ct.rowwise().squaredNorm().transpose();
-        parallel_for(0, nb, 1, [&](index_t lo, index_t hi) {
-          for (index_t b = lo; b < hi; ++b) {
-            const index_t r0 = b * sample_block, rn = std::min(sample_block, n - r0);
-            const auto X = x.eigen().middleRows(r0, rn);
-            const matrix<float> dots = X * Ct.transpose();
-            Eigen::VectorXd acc = Eigen::VectorXd::Zero(trials);
-            for (index_t i = 0; i < rn; ++i) {
-              const float xn = Distance::normalise_codewords ? 0.0f : X.row(i).squaredNorm();
-              for (int t = 0; t < trials; ++t) {
-                const float c = Distance::normalise_codewords ? 1.0f - dots(i, t) * inv_norm[r0 + i]
-                                                              : std::max(0.0f, xn + cn[t] - 2.0f * dots(i, t));
-                acc[t] += std::min(mind[r0 + i], c);
-              }
+    matrix<float> C(K, d);
+    std::vector<float> mind(static_cast<std::size_t>(n), std::numeric_limits<float>::infinity());
+    matrix<float> D(n, T);      // costs of every point to this step's candidates
+    matrix<double> pot(nb, T);  // per block: Σ min(mind, D(:, t))
+    std::vector<double> part(static_cast<std::size_t>(nb));
+    std::vector<index_t> cand(static_cast<std::size_t>(T));
+    matrix<float> Ct(T, d);
+    const auto rows_of = [&](index_t b) { return std::min(sample_block, n - b * sample_block); };
+
+    // Costs of all points to the candidate rows Ct, and the per-block potentials.
+    const auto evaluate = [&](index_t t_count) {
+      matrix<float> unit = Ct.topRows(t_count);
+      if constexpr (Distance::normalise_codewords)
+        for (index_t t = 0; t < t_count; ++t) {
+          const float nc = unit.row(t).norm();
+          if (nc > 0) unit.row(t) /= nc;
+        }
+      parallel_for(0, nb, 1, [&](index_t lo, index_t hi) {
+        for (index_t b = lo; b < hi; ++b) {
+          const index_t r0 = b * sample_block, rn = rows_of(b);
+          const auto X = x.eigen().middleRows(r0, rn);
+          Eigen::VectorXd acc = Eigen::VectorXd::Zero(t_count);
+          for (index_t i = 0; i < rn; ++i)
+            for (index_t t = 0; t < t_count; ++t) {
+              float c;
+              if constexpr (Distance::normalise_codewords)
+                c = 1.0f - X.row(i).dot(unit.row(t)) * inv_norm[r0 + i];
+              else
+                c = (X.row(i) - unit.row(t)).squaredNorm();
+              D(r0 + i, t) = c;
+              acc[t] += std::min(mind[r0 + i], c);
             }
-            pot_part.row(b) = acc.transpose();
+          pot.row(b).head(t_count) = acc.transpose();
+        }
+      });
+    };
+    // mind = min(mind, D(:, t)) and the block sums used for sampling. Cheap: one thread
+    // unless there are very many points.
+    const auto fold = [&](index_t t) {
+      parallel_for(0, nb, 64, [&](index_t lo, index_t hi) {
+        for (index_t b = lo; b < hi; ++b) {
+          double sb = 0;
+          for (index_t i = b * sample_block, e = i + rows_of(b); i < e; ++i) {
+            mind[i] = std::min(mind[i], D(i, t));
+            sb += std::max(0.0f, mind[i]);
           }
-        });
-        double best = std::numeric_limits<double>::infinity();
-        for (int t = 0; t < trials; ++t) {
-          double p = 0;
-          for (index_t b = 0; b < nb; ++b) p += pot_part(b, t);
-          if (p < best) {
-            best = p;
-            chosen = cand[t];
-          }
+          part[static_cast<std::size_t>(b)] = sb;
+        }
+      });
+      double total = 0;
+      for (double p : part) total += p;
+      return total;
+    };
+
+    const index_t first = static_cast<index_t>(g.below(static_cast<std::uint64_t>(n)));
+    C.row(0) = Ct.row(0) = x.eigen().row(first);
+    evaluate(1);
+    double total = fold(0);
+    for (index_t k = 1; k < K; ++k) {
+      for (index_t t = 0; t < T; ++t) {
+        cand[t] = sample_proportional(mind, part, total, g);
+        Ct.row(t) = x.eigen().row(cand[t]);
+      }
+      evaluate(T);
+      // Greedy k-means++: the candidate that lowers Σ min(mind, cost) most (first on ties).
+      index_t best = 0;
+      double best_pot = std::numeric_limits<double>::infinity();
+      for (index_t t = 0; t < T; ++t) {
+        double p = 0;
+        for (index_t b = 0; b < nb; ++b) p += pot(b, t);
+        if (p < best_pot) {
+          best_pot = p;
+          best = t;
         }
       }
-      C.row(k) = x.eigen().row(chosen);
-      costs_to_point<Distance>(x, inv_norm, C.row(k), fresh);
-      for (index_t i = 0; i < n; ++i) mind[i] = std::min(mind[i], fresh[i]);
-      pot = block_sums(mind, part);
+      C.row(k) = Ct.row(best);
+      total = fold(best);
     }
     return C;
   }
@@ -320,13 +313,13 @@ class kmeans {
       update(x, labels, cost);
       search_ = detail::search_codebook<Distance>(centroids_);
       const double obj = assign();
-      p.advance(1, detail::format_note("objective", obj, report_.utilisation.back()));
+      p.advance(1, detail::format_note(objective_name(), obj, report_.utilisation.back()));
       if (prev - obj <= opts.tolerance * std::abs(prev)) break;
       prev = obj;
     }
     report_.cluster_sizes.assign(static_cast<std::size_t>(K_), 0);
     for (auto l : labels) ++report_.cluster_sizes[static_cast<std::size_t>(l)];
-    p.finish(detail::format_note("objective", report_.objective.back(), report_.utilisation.back()));
+    p.finish(detail::format_note(objective_name(), report_.objective.back(), report_.utilisation.back()));
   }
 
   /// Nearest centroid of every row of x: labels (n), cost (n; squared distance or 1 − cos).
@@ -426,6 +419,9 @@ class kmeans {
   }
 
  private:
+  // What the objective is called in progress lines: inertia (Σ squared distance) for l2.
+  static const char* objective_name() { return Distance::normalise_codewords ? "cosine cost" : "inertia"; }
+
   void check_input(const char* who, cmatrix_view<float> x) const {
     require(fitted(), who, ": the quantizer is not fitted (call fit or load first)");
     check_dim(reg4rec::detail::cat(who, ": columns of x (dimension d)").c_str(), x.cols(), dim());
