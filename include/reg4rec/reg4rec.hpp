@@ -10,6 +10,7 @@
 #include "reg4rec/loss.hpp"
 #include "reg4rec/optim.hpp"
 #include "reg4rec/io.hpp"
+#include "reg4rec/quant.hpp"
 #include "reg4rec/io/checkpoint.hpp"
 #include "reg4rec/data.hpp"
 #include "reg4rec/eval.hpp"

@@ -190,3 +190,44 @@ TEST_CASE("codebook_search reuses one packed codebook across calls and threads",
   for (index_t i = 0; i < 1000; ++i) same &= part[i] == all[2000 + i];
   CHECK(same);
 }
+
+TEST_CASE("nearest_topb: ties, double precision and very large codebooks match the scalar reference",
+          "[kernels][nearest]") {
+  SECTION("many duplicated codes: ties ranked by index") {
+    auto c = test::random_matrix<float>(200, 16, 31);
+    for (index_t k = 0; k < 200; k += 3) c.row(k) = c.row(7);  // 67 copies of code 7
+    matrix<float> x(9, 16);
+    for (index_t i = 0; i < 9; ++i) x.row(i) = c.row(7) + 0.01f * test::random_matrix<float>(1, 16, 40 + i);
+    for (index_t B : {1, 5, 20, 70}) {
+      matrix<std::int32_t> i_ref(9, B), i_simd(9, B);
+      matrix<float> s_ref(9, B), s_simd(9, B);
+      kernels::nearest_topb<float>(backend::scalar{}, metric::l2, x, c, i_ref, s_ref);
+      kernels::nearest_topb<float>(simd_be{}, metric::l2, x, c, i_simd, s_simd);
+      INFO("B " << B);
+      CHECK((i_ref.array() == i_simd.array()).all());
+    }
+  }
+  SECTION("double precision") {
+    const auto x = test::random_matrix<double>(31, 19, 50);
+    const auto c = test::random_matrix<double>(150, 19, 51);
+    for (index_t B : {1, 7, 9, 40}) {
+      matrix<std::int32_t> i_ref(31, B), i_simd(31, B);
+      matrix<double> s_ref(31, B), s_simd(31, B);
+      kernels::nearest_topb<double>(backend::scalar{}, metric::l2, x, c, i_ref, s_ref);
+      kernels::nearest_topb<double>(simd_be{}, metric::l2, x, c, i_simd, s_simd);
+      CHECK((i_ref.array() == i_simd.array()).all());
+      CHECK(test::max_rel_diff(s_simd.data(), s_ref.data(), s_ref.size()) < 1e-10);
+    }
+  }
+  SECTION("a codebook too large to keep a row's scores (streaming selection)") {
+    const auto x = test::random_matrix<float>(13, 8, 60);
+    const auto c = test::random_matrix<float>(9000, 8, 61);
+    for (metric m : {metric::l2, metric::inner_product}) {
+      matrix<std::int32_t> i_ref(13, 6), i_simd(13, 6);
+      matrix<float> s_ref(13, 6), s_simd(13, 6);
+      kernels::nearest_topb<float>(backend::scalar{}, m, x, c, i_ref, s_ref);
+      kernels::nearest_topb<float>(simd_be{}, m, x, c, i_simd, s_simd);
+      CHECK((i_ref.array() == i_simd.array()).all());
+    }
+  }
+}

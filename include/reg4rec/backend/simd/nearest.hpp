@@ -33,6 +33,22 @@ namespace simd_detail {
 template <class A>
 inline constexpr int register_count = std::is_base_of_v<xsimd::avx512f, A> ? 32 : 16;
 
+// Bit l set iff lane l of b is true. AVX-512 comparisons already produce a mask register;
+// other architectures go through a bool array (branch-free packing).
+template <class T, class A>
+REG4REC_INLINE std::uint32_t lane_mask(const xsimd::batch_bool<T, A>& b) noexcept {
+  if constexpr (std::is_base_of_v<xsimd::avx512f, A>) {
+    return static_cast<std::uint32_t>(b.data);
+  } else {
+    constexpr std::size_t W = xsimd::batch_bool<T, A>::size;
+    bool lanes[W];
+    b.store_unaligned(lanes);
+    std::uint32_t m = 0;
+    for (std::size_t l = 0; l < W; ++l) m |= static_cast<std::uint32_t>(lanes[l]) << l;
+    return m;
+  }
+}
+
 // Running best per lane for R rows (argmin).
 template <class T, class A, int R, int NV>
 struct argmin_epilogue {
@@ -123,6 +139,116 @@ struct topb_epilogue {
   }
 };
 
+// Writes every score of R rows to memory (row r's panel p at rows[r] + p·P), for selection
+// after the sweep.
+template <class T, class A, int R, int NV>
+struct store_epilogue {
+  using batch = xsimd::batch<T, A>;
+  T* rows[R];
+
+  REG4REC_INLINE void operator()(int r, const batch (&s)[NV], const batch (&)[NV]) {
+#pragma GCC unroll 8
+    for (int q = 0; q < NV; ++q) s[q].store_aligned(rows[r] + q * static_cast<index_t>(batch::size));
+    rows[r] += NV * static_cast<index_t>(batch::size);
+  }
+};
+
+template <class T>
+struct scored_code {
+  T value;
+  std::int32_t index;
+};
+
+// The B smallest of s[0, K) by (value, index), best first, into val/idx; returns how many
+// exist (entries that are NaN or +inf never qualify, as in the streaming epilogue). s holds Kp
+// (a multiple of the SIMD width W) scores, those past K being +inf; `scratch` has room for Kp.
+//
+// Why it is exact: split the Kp/W vectors into G = ⌈B/W⌉ consecutive groups and take the
+// lane-wise minimum of each: G·W values, each one an element of a distinct set of codes. If
+// at least B of them are finite, their B-th smallest, `bound`, has B distinct codes at or
+// below it, so the B best codes all satisfy s ≤ bound. One SIMD pass collects those (usually
+// a handful) and a partial sort orders them. Otherwise (NaN or infinite scores) the codes are
+// inserted one by one in index order, the streaming epilogue's algorithm.
+template <class T, class A>
+index_t select_smallest(const T* s, index_t K, index_t Kp, index_t B, T* val, std::int32_t* idx,
+                        scored_code<T>* scratch) {
+  using batch = xsimd::batch<T, A>;
+  constexpr index_t W = batch::size;
+  const index_t V = Kp / W;
+  const index_t G = std::min(V, (B + W - 1) / W);
+  // Group minima, non-finite ones replaced by +inf (they never bound anything); stored in the
+  // scratch area (G·W ≤ Kp values, 64-byte aligned), which is reused below for candidates.
+  T* gm = reinterpret_cast<T*>(scratch);
+  index_t finite = 0;
+  const batch inf(std::numeric_limits<T>::infinity());
+  for (index_t g = 0; g < G; ++g) {
+    const index_t lo = g * V / G, hi = (g + 1) * V / G;
+    batch m = batch::load_aligned(s + lo * W);
+    for (index_t v = lo + 1; v < hi; ++v) m = xsimd::min(m, batch::load_aligned(s + v * W));
+    const auto ok = xsimd::abs(m) < inf;  // false for ±inf and NaN
+    finite += __builtin_popcount(lane_mask(ok));
+    xsimd::select(ok, m, inf).store_aligned(gm + g * W);
+  }
+  if (finite >= B) {
+    // B-th smallest of the finite minima: the smallest value with at least B values at or
+    // below it (one vector comparison and a popcount per value; cheaper than a selection
+    // algorithm on so few values).
+    T b_th = std::numeric_limits<T>::infinity();
+    for (index_t j = 0; j < G * W; ++j) {
+      const T v = gm[j];
+      const batch bv(v);
+      index_t rank = 0;
+      for (index_t g = 0; g < G; ++g) rank += __builtin_popcount(lane_mask(batch::load_aligned(gm + g * W) <= bv));
+      b_th = rank >= B && v < b_th ? v : b_th;
+    }
+    const batch bound(b_th);
+    index_t c = 0;
+    for (index_t v = 0; v < V; ++v) {
+      const batch sv = batch::load_aligned(s + v * W);
+      for (std::uint32_t bits = lane_mask(sv <= bound); bits != 0; bits &= bits - 1) {
+        const index_t k = v * W + __builtin_ctz(bits);
+        if (k < K) scratch[c++] = {s[k], static_cast<std::int32_t>(k)};
+      }
+    }
+    const auto before = [](const scored_code<T>& a, const scored_code<T>& b) {
+      return a.value != b.value ? a.value < b.value : a.index < b.index;
+    };
+    if (c <= 32) {  // usually a handful: insertion sort
+      for (index_t i = 1; i < c; ++i) {
+        const scored_code<T> e = scratch[i];
+        index_t j = i;
+        for (; j > 0 && before(e, scratch[j - 1]); --j) scratch[j] = scratch[j - 1];
+        scratch[j] = e;
+      }
+    } else {
+      std::partial_sort(scratch, scratch + B, scratch + c, before);
+    }
+    for (index_t b = 0; b < B; ++b) {
+      val[b] = scratch[b].value;
+      idx[b] = scratch[b].index;
+    }
+    return B;
+  }
+  // Fallback: insertion in index order; a candidate must be strictly below the current B-th.
+  index_t count = 0;
+  T threshold = std::numeric_limits<T>::infinity();
+  for (index_t k = 0; k < K; ++k) {
+    const T v = s[k];
+    if (!(v < threshold)) continue;
+    index_t pos = std::min(count, B - 1);
+    while (pos > 0 && v < val[pos - 1]) {
+      val[pos] = val[pos - 1];
+      idx[pos] = idx[pos - 1];
+      --pos;
+    }
+    val[pos] = v;
+    idx[pos] = static_cast<std::int32_t>(k);
+    if (count < B) ++count;
+    threshold = count == B ? val[B - 1] : std::numeric_limits<T>::infinity();
+  }
+  return count;
+}
+
 // One block of R rows against one panel: the hot loop. Kept out of line on purpose: inlined
 // into the sweep, the compiler promotes the epilogue's running bests into registers and
 // spills accumulators instead (measured: 30% → see bench/ for the figure after).
@@ -212,6 +338,31 @@ class nearest_plan<simd<A>, T> {
   }
 
   void topb(cmatrix_view<T> x, index_t B, std::int32_t* idx, T* score, index_t ld) const {
+    const index_t Kp = panels_count_ * P;
+    if (Kp <= store_select_max_codes) {
+      // Scores of R rows stay in L1/L2 (R·Kp values), then one selection per row.
+      for_blocks(x, [&](const T* xb, index_t ldx, index_t i0, index_t rows) {
+        auto& ws = thread_workspace();
+        auto frame = ws.scope();
+        T* buf = ws.take<T>(R * Kp).data();
+        auto* scratch = ws.take<simd_detail::scored_code<T>>(Kp).data();
+        T* val = ws.take<T>(B).data();
+        std::int32_t* id = ws.take<std::int32_t>(B).data();
+        simd_detail::store_epilogue<T, A, R, NV> epi;
+        for (int r = 0; r < R; ++r) epi.rows[r] = buf + r * Kp;
+        sweep(xb, ldx, epi);
+        for (int r = 0; r < rows; ++r) {
+          const index_t found = simd_detail::select_smallest<T, A>(buf + r * Kp, K_, Kp, B, val, id, scratch);
+          const T norm = metric_ == metric::l2 ? squared_norm(xb + r * ldx) : T(0);
+          for (index_t b = 0; b < B; ++b) {
+            idx[(i0 + r) * ld + b] = b < found ? id[b] : -1;
+            score[(i0 + r) * ld + b] = b < found ? finish_with_norm(val[b], norm) : std::numeric_limits<T>::quiet_NaN();
+          }
+        }
+      });
+      return;
+    }
+    // Large codebooks: stream, keeping the B best per row.
     for_blocks(x, [&](const T* xb, index_t ldx, index_t i0, index_t rows) {
       simd_detail::topb_epilogue<T, A, R, NV> epi;
       epi.B = B;
@@ -235,6 +386,10 @@ class nearest_plan<simd<A>, T> {
   }
 
  private:
+  // Up to this many (padded) codes, topb stores every score of a row block and selects after
+  // the sweep; beyond, it streams with a per-row insertion list (less memory, more branches).
+  static constexpr index_t store_select_max_codes = 8192;
+
   // Calls f(rows_ptr, ld, first_row, rows) for blocks of R rows; the last partial block is
   // copied into a zero-padded buffer so that the kernel always runs with R rows.
   template <class F>
@@ -272,9 +427,16 @@ class nearest_plan<simd<A>, T> {
 
   // Kernel score → reported score.
   T finish(T s, const T* x) const noexcept {
-    if (metric_ == metric::inner_product) return -s;
+    return finish_with_norm(s, metric_ == metric::l2 ? squared_norm(x) : T(0));
+  }
+  T squared_norm(const T* x) const noexcept {
     T norm = 0;
     for (index_t j = 0; j < d_; ++j) norm += x[j] * x[j];
+    return norm;
+  }
+  // norm = ‖x‖² (l2 only).
+  T finish_with_norm(T s, T norm) const noexcept {
+    if (metric_ == metric::inner_product) return -s;
     const T dist = norm + s;
     return dist < T(0) ? T(0) : dist;  // cancellation can leave a tiny negative; NaN stays NaN
   }
