@@ -1,0 +1,485 @@
+// MPQ — MoE-based parallel quantisation codebooks (REG4Rec; SPEC §3.5).
+//
+// M experts E_r (MLPs to a latent of width h), each with its own codebook C_r (D × h):
+//   c_r = nearest(E_r(x), C_r),  g = softmax(W_g·x + b),  q = Σ_r g_r·C_r[c_r],  x̂ = Dec(q)
+//   loss = (1/n)Σ‖x − x̂‖² + (1/n)Σ_r Σ_i (‖sg(e_r) − C_r[c_r]‖² + β‖e_r − sg(C_r[c_r])‖²)
+//          + γ·‖V̂V̂ᵀ − I‖²_F
+// with straight-through gradients from q to each expert output e_r (scaled by its gate), and
+// V̂ the L2-normalised flattened parameters of the experts (one row per expert): keeping their
+// Gram matrix near the identity keeps the experts diverse.
+//
+// The M tokens of an item are unordered: the item is the set {(r, c_r)} (canonically the
+// tuple ordered by r). decode() has no router input, so it gates with the mean training gates.
+#pragma once
+
+#include <chrono>
+#include <cmath>
+#include <memory>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "reg4rec/core/progress.hpp"
+#include "reg4rec/io/binary.hpp"
+#include "reg4rec/kernels/nearest.hpp"
+#include "reg4rec/kernels/softmax.hpp"
+#include "reg4rec/loss/mse.hpp"
+#include "reg4rec/nn/data_parallel.hpp"
+#include "reg4rec/nn/linear.hpp"
+#include "reg4rec/nn/mlp.hpp"
+#include "reg4rec/optim/adamw.hpp"
+#include "reg4rec/quant/kmeans.hpp"
+#include "reg4rec/quant/quantizer.hpp"
+#include "reg4rec/quant/rq_vae.hpp"
+#include "reg4rec/quant/sid_metrics.hpp"
+
+namespace reg4rec::quant {
+
+struct mpq_config {
+  index_t experts = 4;                           // M
+  index_t codebook_size = 256;                   // D
+  index_t latent_dim = 32;                       // h
+  std::vector<index_t> expert_hidden{512, 256};  // each expert: d → hidden... → h
+  std::vector<index_t> decoder_hidden{256, 512}; // decoder: h → hidden... → d
+  double beta = 0.25;
+  double gamma = 0.005;  // orthogonality weight
+  index_t epochs = 100;
+  index_t batch_size = 1024;
+  double lr = 1e-3;
+  double weight_decay = 0.0;
+  bool kmeans_init = true;
+  index_t dead_code_reset = 20;  // steps a code may stay unused before it is reset (0: never)
+};
+
+template <class Distance = l2_distance>
+class mpq {
+  static_assert(is_distance_policy_v<Distance>, "mpq: Distance must be l2_distance or cosine_distance");
+
+ public:
+  explicit mpq(mpq_config c = {}) : cfg_(std::move(c)) {
+    require(cfg_.experts >= 1 && cfg_.experts <= 32, "mpq: experts must be in [1, 32], got ", cfg_.experts);
+    require(cfg_.codebook_size >= 2 && cfg_.latent_dim >= 1, "mpq: codebook size ≥ 2 and latent dimension ≥ 1 needed");
+    require(cfg_.batch_size >= cfg_.codebook_size || !cfg_.kmeans_init, "mpq: batch_size ", cfg_.batch_size,
+            " is smaller than the codebook size ", cfg_.codebook_size);
+  }
+
+  const mpq_config& config() const noexcept { return cfg_; }
+  index_t num_codebooks() const noexcept { return cfg_.experts; }
+  index_t codebook_size() const noexcept { return cfg_.codebook_size; }
+  index_t dim() const noexcept { return dim_; }
+  bool ordered() const noexcept { return false; }
+  const std::vector<vae_epoch>& history() const noexcept { return history_; }
+  nn::parameter_store<float>& params() { return *ps_; }
+  /// Mean router gates over the training items (used by decode()).
+  const std::vector<float>& mean_gates() const noexcept { return mean_gates_; }
+
+  void fit(cmatrix_view<float> x, const fit_options& fo = {}) {
+    require(x.rows() >= cfg_.codebook_size, "mpq::fit: ", x.rows(), " items for ", cfg_.codebook_size, " codes (K > n)");
+    require(x.cols() >= 1, "mpq::fit: the item vectors have no columns");
+    detail::check_finite("mpq::fit", x);
+    build(x.cols(), fo.seed);
+    const index_t n = x.rows(), B = std::min(cfg_.batch_size, n), M = cfg_.experts, K = cfg_.codebook_size;
+    optim::adamw opt({cfg_.lr, 0.9, 0.999, 1e-8, cfg_.weight_decay});
+    auto st = opt.init(*ps_);
+    rng g(fo.seed ^ 0x4d5051ULL);
+    std::vector<index_t> order(static_cast<std::size_t>(n));
+    std::iota(order.begin(), order.end(), 0);
+    matrix<float> xb(B, dim_);
+    std::vector<std::vector<index_t>> last_used(static_cast<std::size_t>(M), std::vector<index_t>(K, 0));
+    long long step = 0;
+    history_.clear();
+    for (index_t epoch = 0; epoch < cfg_.epochs; ++epoch) {
+      const auto t0 = std::chrono::steady_clock::now();
+      rng eg = g.fork(static_cast<std::uint64_t>(epoch));
+      eg.shuffle(order.begin(), order.end());
+      std::vector<std::vector<index_t>> counts(static_cast<std::size_t>(M), std::vector<index_t>(K, 0));
+      const index_t steps = n / B;
+      progress bar(fo.label.empty() ? "mpq epoch " + std::to_string(epoch + 1) : fo.label, steps, fo.log, "steps");
+      double loss_sum = 0, rec_sum = 0;
+      for (index_t s = 0; s < steps; ++s) {
+        for (index_t i = 0; i < B; ++i) xb.row(i) = x.row(order[s * B + i]).eigen();
+        if (step == 0 && cfg_.kmeans_init) init_codebooks(xb, fo.seed);
+        ps_->zero_grad();
+        double rec = 0;
+        const double loss = train_step(xb, rec);
+        if (!std::isfinite(loss))
+          throw numerical_error(reg4rec::detail::cat("mpq::fit: non-finite loss at epoch ", epoch + 1, ", step ", s));
+        opt.step(*ps_, st);
+        loss_sum += loss;
+        rec_sum += rec;
+        for (index_t r = 0; r < M; ++r)
+          for (index_t i = 0; i < B; ++i) {
+            ++counts[r][codes_(i, r)];
+            last_used[r][codes_(i, r)] = step;
+          }
+        if (cfg_.dead_code_reset > 0) reset_dead_codes(last_used, step, eg);
+        ++step;
+        char note[64];
+        std::snprintf(note, sizeof note, "loss %.4f", loss_sum / double(s + 1));
+        bar.advance(1, note);
+      }
+      vae_epoch rec;
+      rec.epoch = epoch + 1;
+      rec.loss = loss_sum / double(std::max<index_t>(steps, 1));
+      rec.reconstruction = rec_sum / double(std::max<index_t>(steps, 1));
+      for (index_t r = 0; r < M; ++r) {
+        index_t used = 0;
+        for (index_t k = 0; k < K; ++k) used += counts[r][k] > 0;
+        rec.utilisation.push_back(double(used) / double(K));
+      }
+      rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      char note[128];
+      std::snprintf(note, sizeof note, "loss %.4f, reconstruction %.4f, utilisation %.2f", rec.loss, rec.reconstruction,
+                    std::accumulate(rec.utilisation.begin(), rec.utilisation.end(), 0.0) / double(M));
+      bar.finish(note);
+      history_.push_back(rec);
+    }
+    // Mean gates for decode().
+    const matrix<float> gates = router_gates(x);
+    mean_gates_.assign(static_cast<std::size_t>(M), 0.0f);
+    for (index_t r = 0; r < M; ++r) mean_gates_[r] = gates.col(r).mean();
+  }
+
+  /// Expert latents of x for expert r: (n, h).
+  matrix<float> expert_latents(cmatrix_view<float> x, index_t r) const {
+    check_ready("mpq::expert_latents", x);
+    matrix<float> z(x.rows(), cfg_.latent_dim);
+    parallel_for(0, x.rows(), 512, [&](index_t lo, index_t hi) {
+      experts_[r].infer(x.middle_rows(lo, hi - lo), matrix_view<float>(z).middle_rows(lo, hi - lo), thread_workspace());
+    });
+    return z;
+  }
+
+  /// Router gates g(x): (n, M), rows summing to one.
+  matrix<float> router_gates(cmatrix_view<float> x) const {
+    check_ready("mpq::router_gates", x);
+    matrix<float> g(x.rows(), cfg_.experts);
+    router_.forward(x, g);
+    kernels::softmax<float>(g, g);
+    return g;
+  }
+
+  void encode(cmatrix_view<float> x, matrix_view<std::int32_t> codes) const {
+    check_dim("mpq::encode: rows of codes", codes.rows(), x.rows());
+    check_dim("mpq::encode: columns of codes (experts)", codes.cols(), cfg_.experts);
+    std::vector<std::int32_t> idx(static_cast<std::size_t>(x.rows()));
+    std::vector<float> sc(static_cast<std::size_t>(x.rows()));
+    for (index_t r = 0; r < cfg_.experts; ++r) {
+      const auto z = expert_latents(x, r);
+      search(r).nearest(z, idx, sc);
+      for (index_t i = 0; i < x.rows(); ++i) codes(i, r) = idx[i];
+    }
+  }
+  matrix<std::int32_t> encode(cmatrix_view<float> x) const {
+    matrix<std::int32_t> c(x.rows(), cfg_.experts);
+    encode(x, c);
+    return c;
+  }
+
+  /// x̂ = Dec(Σ_r ḡ_r·C_r[codes_r]) with ḡ the mean training gates.
+  void decode(cmatrix_view<std::int32_t> codes, matrix_view<float> out) const {
+    require(ps_ != nullptr, "mpq::decode: the model is not trained");
+    check_dim("mpq::decode: columns of codes (experts)", codes.cols(), cfg_.experts);
+    check_dim("mpq::decode: rows of out", out.rows(), codes.rows());
+    check_dim("mpq::decode: columns of out", out.cols(), dim_);
+    matrix<float> q = matrix<float>::Zero(codes.rows(), cfg_.latent_dim);
+    for (index_t i = 0; i < codes.rows(); ++i)
+      for (index_t r = 0; r < cfg_.experts; ++r) {
+        const auto c = codes(i, r);
+        if (c < 0 || c >= cfg_.codebook_size)
+          throw value_error(reg4rec::detail::cat("mpq::decode: code ", c, " of item ", i, " in codebook ", r,
+                                                 " is outside [0, ", cfg_.codebook_size, ")"));
+        q.row(i) += mean_gates_[r] * books_[r].value().eigen().row(c);
+      }
+    parallel_for(0, codes.rows(), 512, [&](index_t lo, index_t hi) {
+      dec_.infer(cmatrix_view<float>(q).middle_rows(lo, hi - lo), out.middle_rows(lo, hi - lo), thread_workspace());
+    });
+  }
+
+  sid_stats stats(cmatrix_view<float> x, const sid_metric_options& o = {}) const {
+    const auto codes = encode(x);
+    return compute_sid_stats(codes, cfg_.codebook_size, x, o);
+  }
+
+  cmatrix_view<float> codebook(index_t r) const { return books_[static_cast<std::size_t>(r)].value(); }
+
+  /// The orthogonality term ‖V̂V̂ᵀ − I‖²_F of the current experts (without γ); with
+  /// add_gradient, γ times its gradient is added to params().grads() (as a training step does).
+  double expert_overlap(bool add_gradient = false) const { return orthogonality(add_gradient); }
+
+  void save(const std::string& path) const {
+    require(ps_ != nullptr, "mpq::save: the model is not trained");
+    io::binary_writer w(path, "mpq");
+    std::vector<std::int64_t> ints{dim_, cfg_.experts, cfg_.codebook_size, cfg_.latent_dim,
+                                   static_cast<std::int64_t>(cfg_.expert_hidden.size())};
+    ints.insert(ints.end(), cfg_.expert_hidden.begin(), cfg_.expert_hidden.end());
+    ints.insert(ints.end(), cfg_.decoder_hidden.begin(), cfg_.decoder_hidden.end());
+    w.put("config.int", ints);
+    w.put("config.real", std::vector<double>{cfg_.beta, cfg_.gamma});
+    w.put_string("distance", Distance::name);
+    w.put("mean_gates", mean_gates_);
+    for (const auto& e : ps_->entries())
+      w.put<float>("param/" + e.name, cspan<float>(ps_->values().data() + e.offset, e.rows * e.cols), {e.rows, e.cols});
+    w.commit();
+  }
+
+  void load(const std::string& path) {
+    io::binary_reader r(path, "mpq");
+    if (r.get_string("distance") != Distance::name)
+      r.fail("distance", "holds an mpq with distance " + r.get_string("distance") + ", this one is " + Distance::name);
+    const auto ints = r.get_vector<std::int64_t>("config.int");
+    if (ints.size() < 5 || ints.size() < 5 + static_cast<std::size_t>(ints[4])) r.fail("config.int", "too short");
+    cfg_.experts = ints[1];
+    cfg_.codebook_size = ints[2];
+    cfg_.latent_dim = ints[3];
+    cfg_.expert_hidden.assign(ints.begin() + 5, ints.begin() + 5 + ints[4]);
+    cfg_.decoder_hidden.assign(ints.begin() + 5 + ints[4], ints.end());
+    const auto real = r.get_vector<double>("config.real");
+    cfg_.beta = real.at(0);
+    cfg_.gamma = real.at(1);
+    build(ints[0], 0);
+    mean_gates_ = r.get_vector<float>("mean_gates");
+    if (static_cast<index_t>(mean_gates_.size()) != cfg_.experts) r.fail("mean_gates", "one gate per expert expected");
+    for (const auto& e : ps_->entries())
+      r.get<float>("param/" + e.name, span<float>(ps_->values().data() + e.offset, e.rows * e.cols), {e.rows, e.cols});
+  }
+
+ private:
+  struct shard_state {
+    std::vector<typename nn::mlp<float, nn::relu>::activations> experts;
+    typename nn::mlp<float, nn::relu>::activations dec;
+    std::vector<nn::buffer<float>> e, de;
+    nn::buffer<float> gates, q, xhat, dxhat, dq, da, score;
+    nn::buffer<std::int32_t> idx;
+    index_t rows = 0;
+  };
+
+  void build(index_t d, std::uint64_t seed) {
+    dim_ = d;
+    ps_ = std::make_unique<nn::parameter_store<float>>();
+    experts_.clear();
+    books_.clear();
+    for (index_t r = 0; r < cfg_.experts; ++r) {
+      std::vector<index_t> w{d};
+      w.insert(w.end(), cfg_.expert_hidden.begin(), cfg_.expert_hidden.end());
+      w.push_back(cfg_.latent_dim);
+      experts_.emplace_back(*ps_, "expert." + std::to_string(r), w);
+    }
+    router_ = nn::linear<float>(*ps_, "router", d, cfg_.experts);
+    std::vector<index_t> dw{cfg_.latent_dim};
+    dw.insert(dw.end(), cfg_.decoder_hidden.begin(), cfg_.decoder_hidden.end());
+    dw.push_back(d);
+    dec_ = nn::mlp<float, nn::relu>(*ps_, "decoder", dw);
+    for (index_t r = 0; r < cfg_.experts; ++r)
+      books_.push_back(ps_->add("codebook." + std::to_string(r), cfg_.codebook_size, cfg_.latent_dim, false));
+    rng g(seed);
+    for (auto& e : experts_) e.init(g);
+    router_.init(g);
+    dec_.init(g);
+    for (auto& b : books_) nn::init_normal(b.value(), 0.1f, g);
+    mean_gates_.assign(static_cast<std::size_t>(cfg_.experts), 1.0f / float(cfg_.experts));
+  }
+
+  void check_ready(const char* who, cmatrix_view<float> x) const {
+    require(ps_ != nullptr, who, ": the model is not trained");
+    check_dim(reg4rec::detail::cat(who, ": columns of x (item dimension)").c_str(), x.cols(), dim_);
+    detail::check_finite(who, x);
+  }
+
+  kernels::codebook_search<float> search(index_t r) const {
+    matrix<float> c = cmatrix_view<float>(books_[r].value()).eigen();
+    if constexpr (Distance::normalise_codewords) c.rowwise().normalize();
+    return kernels::codebook_search<float>(Distance::search_metric, c);
+  }
+
+  void init_codebooks(cmatrix_view<float> xb, std::uint64_t seed) {
+    for (index_t r = 0; r < cfg_.experts; ++r) {
+      matrix<float> z(xb.rows(), cfg_.latent_dim);
+      experts_[r].infer(xb, z, thread_workspace());
+      kmeans<Distance> km(cfg_.codebook_size);
+      fit_options o;
+      o.seed = seed + 101 * static_cast<std::uint64_t>(r);
+      o.iterations = 20;
+      km.fit(z, o);
+      books_[r].value().eigen() = km.centroids().eigen();
+    }
+  }
+
+  // γ·‖V̂V̂ᵀ − I‖²_F over the experts' flattened parameters; with `backward`, adds its gradient
+  // to the experts' (main) gradients. Returns the term without γ.
+  double orthogonality(bool backward) const {
+    const index_t M = cfg_.experts;
+    std::vector<std::vector<const nn::parameter_store<float>::entry*>> parts(static_cast<std::size_t>(M));
+    for (const auto& e : ps_->entries())
+      for (index_t r = 0; r < M; ++r)
+        if (e.name.rfind("expert." + std::to_string(r) + ".", 0) == 0) parts[r].push_back(&e);
+    auto value = [&](index_t r, auto&& f) {
+      for (const auto* e : parts[r]) f(e->offset, e->rows * e->cols);
+    };
+    std::vector<double> norm(static_cast<std::size_t>(M), 0.0);
+    const float* v = ps_->values().data();
+    for (index_t r = 0; r < M; ++r)
+      value(r, [&](index_t off, index_t n) {
+        for (index_t i = 0; i < n; ++i) norm[r] += double(v[off + i]) * double(v[off + i]);
+      });
+    for (auto& x : norm) x = std::sqrt(std::max(x, 1e-30));
+    matrix<double> G = matrix<double>::Identity(M, M);
+    for (index_t a = 0; a < M; ++a)
+      for (index_t b = a + 1; b < M; ++b) {
+        double dot = 0;
+        // Experts share one architecture, so their slices align entry by entry.
+        for (std::size_t k = 0; k < parts[a].size(); ++k) {
+          const float* pa = v + parts[a][k]->offset;
+          const float* pb = v + parts[b][k]->offset;
+          for (index_t i = 0; i < parts[a][k]->rows * parts[a][k]->cols; ++i) dot += double(pa[i]) * double(pb[i]);
+        }
+        G(a, b) = G(b, a) = dot / (norm[a] * norm[b]);
+      }
+    const matrix<double> E = G - matrix<double>::Identity(M, M);
+    const double term = E.squaredNorm();
+    if (backward && cfg_.gamma > 0) {
+      // dL/dV̂ = 4γ(G − I)V̂; through V̂_r = V_r/‖V_r‖: dV_r = (dV̂_r − V̂_r(V̂_r·dV̂_r))/‖V_r‖.
+      float* gr = ps_->grads().data();
+      for (index_t r = 0; r < M; ++r) {
+        // dV̂_r = 4γ Σ_b E_rb V̂_b ; V̂_r·dV̂_r = 4γ Σ_b E_rb G_rb.
+        double proj = 0;
+        for (index_t b = 0; b < M; ++b) proj += E(r, b) * G(r, b);
+        proj *= 4 * cfg_.gamma;
+        for (std::size_t k = 0; k < parts[r].size(); ++k) {
+          const index_t n = parts[r][k]->rows * parts[r][k]->cols;
+          float* g = gr + parts[r][k]->offset;
+          const float* vr = v + parts[r][k]->offset;
+          for (index_t i = 0; i < n; ++i) {
+            double dvhat = 0;
+            for (index_t b = 0; b < M; ++b)
+              if (b != r) dvhat += E(r, b) * double(v[parts[b][k]->offset + i]) / norm[b];
+            dvhat *= 4 * cfg_.gamma;
+            g[i] += float((dvhat - double(vr[i]) / norm[r] * proj) / norm[r]);
+          }
+        }
+      }
+    }
+    return term;
+  }
+
+  double train_step(cmatrix_view<float> xb, double& rec) {
+    const index_t n = xb.rows(), h = cfg_.latent_dim, M = cfg_.experts;
+    std::vector<kernels::codebook_search<float>> cs;
+    for (index_t r = 0; r < M; ++r) cs.push_back(search(r));
+    codes_.resize(n, M);
+    const int shards = nn::shard_count(n);
+    if (static_cast<int>(shards_.size()) < shards) shards_.resize(static_cast<std::size_t>(shards));
+    std::vector<double> loss(static_cast<std::size_t>(shards), 0.0), recon(static_cast<std::size_t>(shards), 0.0);
+    const float inv_n = 1.0f / float(n), beta = float(cfg_.beta);
+    nn::data_parallel(*ps_, n, [&](int s, index_t lo, index_t hi) {
+      auto& st = shards_[static_cast<std::size_t>(s)];
+      const index_t m = hi - lo;
+      st.rows = m;
+      const auto x = xb.middle_rows(lo, m);
+      st.experts.resize(static_cast<std::size_t>(M));
+      st.e.resize(static_cast<std::size_t>(M));
+      st.de.resize(static_cast<std::size_t>(M));
+      auto gates = st.gates.view(m, M);
+      router_.forward(x, gates);
+      kernels::softmax<float>(gates, gates);
+      auto q = st.q.view(m, h);
+      q.eigen().setZero();
+      auto idx = st.idx.flat(m);
+      auto sc = st.score.flat(m);
+      double quant = 0;
+      for (index_t r = 0; r < M; ++r) {
+        auto e = st.e[r].view(m, h);
+        experts_[r].forward(x, e, st.experts[r]);
+        cs[r].nearest(e, idx, sc);
+        const auto C = books_[r].value();
+        for (index_t i = 0; i < m; ++i) {
+          codes_(lo + i, r) = idx[i];
+          const float* c = C.row_ptr(idx[i]);
+          const float gr = gates(i, r);
+          double qq = 0;
+          for (index_t j = 0; j < h; ++j) {
+            q(i, j) += gr * c[j];
+            qq += double(e(i, j) - c[j]) * double(e(i, j) - c[j]);
+          }
+          quant += qq;
+        }
+      }
+      auto xhat = st.xhat.view(m, dim_);
+      dec_.forward(q, xhat, st.dec);
+      auto dxhat = st.dxhat.view(m, dim_);
+      const double r_loss = loss::mse<float>(xhat, x, dxhat, loss::mse_reduction::mean_rows, float(m) * inv_n);
+      recon[s] = r_loss * double(m) * inv_n;
+      loss[s] = recon[s] + (1.0 + cfg_.beta) * quant * inv_n;
+      auto dq = st.dq.view(m, h);
+      dec_.backward(q, dxhat, dq, st.dec);
+      // Gates: dg_r = dq·C_r[c_r]; softmax backward into the router's pre-activations.
+      auto da = st.da.view(m, M);
+      for (index_t i = 0; i < m; ++i) {
+        double mean = 0;
+        for (index_t r = 0; r < M; ++r) {
+          const float* c = books_[r].value().row_ptr(codes_(lo + i, r));
+          double dg = 0;
+          for (index_t j = 0; j < h; ++j) dg += double(dq(i, j)) * double(c[j]);
+          da(i, r) = float(dg);
+          mean += double(gates(i, r)) * dg;
+        }
+        for (index_t r = 0; r < M; ++r) da(i, r) = gates(i, r) * float(double(da(i, r)) - mean);
+      }
+      router_.backward(x, da, matrix_view<float>());
+      // Each expert: straight-through gradient g_r·dq plus its commitment term; codebook term.
+      for (index_t r = 0; r < M; ++r) {
+        const auto e = st.e[r]();
+        auto de = st.de[r].view(m, h);
+        const auto C = books_[r].value();
+        auto G = books_[r].grad();
+        for (index_t i = 0; i < m; ++i) {
+          const auto c = codes_(lo + i, r);
+          const float gr = gates(i, r);
+          for (index_t j = 0; j < h; ++j) {
+            const float diff = e(i, j) - C(c, j);
+            de(i, j) = gr * dq(i, j) + 2.0f * beta * inv_n * diff;
+            G(c, j) -= 2.0f * inv_n * diff;
+          }
+        }
+        experts_[r].backward(x, de, matrix_view<float>(), st.experts[r]);
+      }
+    });
+    double total = cfg_.gamma * orthogonality(true);
+    rec = 0;
+    for (int s = 0; s < shards; ++s) {
+      total += loss[static_cast<std::size_t>(s)];
+      rec += recon[static_cast<std::size_t>(s)];
+    }
+    return total;
+  }
+
+  void reset_dead_codes(std::vector<std::vector<index_t>>& last_used, long long step, rng& g) {
+    const auto& st = shards_[0];
+    for (index_t r = 0; r < cfg_.experts; ++r) {
+      auto C = books_[r].value();
+      const cmatrix_view<float> e = st.e[r]();
+      for (index_t k = 0; k < cfg_.codebook_size; ++k) {
+        if (step - last_used[r][k] < cfg_.dead_code_reset) continue;
+        C.row(k).eigen() = e.row(static_cast<index_t>(g.below(static_cast<std::uint64_t>(st.rows)))).eigen();
+        last_used[r][k] = step;
+      }
+    }
+  }
+
+  mpq_config cfg_;
+  index_t dim_ = 0;
+  std::unique_ptr<nn::parameter_store<float>> ps_;
+  std::vector<nn::mlp<float, nn::relu>> experts_;
+  nn::linear<float> router_;
+  nn::mlp<float, nn::relu> dec_;
+  std::vector<nn::param<float>> books_;
+  std::vector<float> mean_gates_;
+  matrix<std::int32_t> codes_;
+  std::vector<shard_state> shards_;
+  std::vector<vae_epoch> history_;
+};
+
+/// REG4Rec's tokenizer: four experts with 256-code books, L2 nearest codewords.
+using reg4rec_mpq = mpq<l2_distance>;
+
+}  // namespace reg4rec::quant
