@@ -60,7 +60,12 @@ inline std::string default_data_dir(const char* argv0) {
   const std::string self = argv0 ? argv0 : "";
   const auto slash = self.find_last_of('/');
   const std::string bin = slash == std::string::npos ? "." : self.substr(0, slash);
-  for (const std::string& c : {std::string("data/beauty"), bin + "/../../data/beauty", bin + "/../share/reg4rec/data/beauty"}) {
+#ifdef REG4REC_BUNDLED_DATA
+  const std::string bundled = REG4REC_BUNDLED_DATA;
+#else
+  const std::string bundled = "data/beauty";
+#endif
+  for (const std::string& c : {std::string("data/beauty"), bin + "/../share/reg4rec/data/beauty", bundled}) {
     DIR* d = ::opendir(c.c_str());
     if (d) {
       ::closedir(d);

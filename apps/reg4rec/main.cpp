@@ -4,6 +4,7 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 
 #include "args.hpp"
 #include "dataset.hpp"
+#include "generative.hpp"
 #include "pipeline.hpp"
 
 namespace {
@@ -39,12 +41,22 @@ const char* g_argv0 = nullptr;
 
 // reg4rec pipeline: every requested model on one dataset, a table at the end.
 int cmd_pipeline(const std::vector<std::string>& argv) {
-  const args a(argv, {"data", "model", "preset", "out", "seed", "threads"}, {"quiet"});
+  const std::set<std::string> numeric{"epochs", "vae-epochs", "lr", "weight-decay", "batch-size", "eval-every",
+                                      "patience", "eval-users", "d-model", "heads", "d-ff", "layers", "dropout",
+                                      "label-smoothing", "beam", "experts", "random-order"};
+  std::set<std::string> valued{"data", "model", "preset", "out", "seed", "threads", "features"};
+  valued.insert(numeric.begin(), numeric.end());
+  const args a(argv, valued, {"quiet"});
   const std::string dir = a.get("data", cli::default_data_dir(g_argv0));
-  const cli::preset p = cli::parse_preset(a.get("preset", "quick"));
-  const auto seed = static_cast<std::uint64_t>(a.get_int("seed", 1));
+  cli::run_settings rs;
+  rs.level = cli::parse_preset(a.get("preset", "quick"));
+  rs.seed = static_cast<std::uint64_t>(a.get_int("seed", 1));
+  rs.features_path = a.get("features", "");
+  for (const auto& k : numeric)
+    if (a.has(k)) rs.overrides[k] = a.get_double(k, 0);
   if (a.has("threads")) set_num_threads(static_cast<int>(a.get_int("threads", 2)));
   std::ostream* log = a.has("quiet") ? nullptr : &std::clog;
+  rs.log = log;
   std::vector<std::string> models;
   const std::string which = a.get("model", "all");
   if (which == "all") {
@@ -61,6 +73,7 @@ int cmd_pipeline(const std::vector<std::string>& argv) {
   const auto ds = cli::load_dataset(dir);
   const std::string out = a.get("out", "out/" + ds.name);
   cli::make_dirs(out);
+  rs.work_dir = out;
   const data::leave_one_out_split split(ds.sequences, {20});
   if (log)
     *log << "dataset " << ds.name << ": " << ds.sequences.n_users() << " users, " << ds.sequences.n_items() << " items, "
@@ -68,7 +81,7 @@ int cmd_pipeline(const std::vector<std::string>& argv) {
   std::vector<eval::eval_result> results;
   for (const auto& m : models) {
     if (log) *log << "== " << m << "\n";
-    const auto run = cli::model_runners().at(m)(ds, split, p, seed, log);
+    const auto run = cli::model_runners().at(m)(ds, split, rs);
     cli::make_dirs(out + "/" + m);
     io::write_file_atomic(out + "/" + m + "/metrics.json", cli::metrics_json(run, ds.name));
     results.push_back(run.test);

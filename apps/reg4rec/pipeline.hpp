@@ -31,6 +31,24 @@ inline preset parse_preset(const std::string& s) {
   throw usage_error("--preset must be quick or full, got '" + s + "'");
 }
 
+/// What a model run is given: the preset, the seed, where progress goes, and numeric
+/// overrides of preset values from the command line (--epochs 30, --lr 1e-3, ...).
+struct run_settings {
+  preset level = preset::quick;
+  std::uint64_t seed = 1;
+  std::ostream* log = nullptr;
+  std::map<std::string, double> overrides;
+  std::string work_dir;       // where intermediate artefacts (tokenizers, checkpoints) go
+  std::string features_path;  // item features from a .npy file instead of building them
+
+  double get(const std::string& key, double fallback) const {
+    const auto it = overrides.find(key);
+    return it == overrides.end() ? fallback : it->second;
+  }
+  index_t get_int(const std::string& key, index_t fallback) const { return static_cast<index_t>(get(key, double(fallback))); }
+  bool quick() const noexcept { return level == preset::quick; }
+};
+
 /// A trained and evaluated model: test metrics, the time spent training, and what to report
 /// beside the metrics (configuration, tokenizer statistics).
 struct model_run {
@@ -85,8 +103,8 @@ inline eval::evaluator_options test_options(const std::string& name, std::ostrea
   return o;
 }
 
-inline model_run run_popularity(const dataset&, const data::leave_one_out_split& split, preset, std::uint64_t,
-                                std::ostream* log) {
+inline model_run run_popularity(const dataset&, const data::leave_one_out_split& split, const run_settings& rs) {
+  std::ostream* log = rs.log;
   model_run r;
   r.model = "popularity";
   const auto t0 = std::chrono::steady_clock::now();
@@ -101,29 +119,27 @@ inline model_run run_popularity(const dataset&, const data::leave_one_out_split&
   return r;
 }
 
-inline model::sasrec_options sasrec_preset(preset p, std::uint64_t seed, std::ostream* log) {
+inline model::sasrec_options sasrec_preset(const run_settings& rs) {
   model::sasrec_options o;
-  o.seed = seed;
-  o.log = log;
-  if (p == preset::quick) {
-    o.epochs = 24;
-    o.eval_every = 4;
-    o.patience = 3;
-    o.eval_users = 4000;
-  } else {
-    o.epochs = 300;
-    o.eval_every = 4;
-    o.patience = 6;
-  }
+  o.seed = rs.seed;
+  o.log = rs.log;
+  o.epochs = rs.get_int("epochs", rs.quick() ? 24 : 300);
+  o.eval_every = rs.get_int("eval-every", 4);
+  o.patience = rs.get_int("patience", rs.quick() ? 3 : 6);
+  o.eval_users = rs.get_int("eval-users", rs.quick() ? 4000 : 0);
+  o.d_model = rs.get_int("d-model", o.d_model);
+  o.layers = rs.get_int("layers", o.layers);
+  o.dropout = rs.get("dropout", o.dropout);
+  o.lr = rs.get("lr", o.lr);
   return o;
 }
 
-inline model_run run_sasrec(const dataset& ds, const data::leave_one_out_split&, preset p, std::uint64_t seed,
-                            std::ostream* log) {
+inline model_run run_sasrec(const dataset& ds, const data::leave_one_out_split&, const run_settings& rs) {
+  std::ostream* log = rs.log;
   const data::leave_one_out_split split50(ds.sequences, {50});  // SASRec reads 50 items (SPEC §1)
   model_run r;
   r.model = "sasrec";
-  const auto o = sasrec_preset(p, seed, log);
+  const auto o = sasrec_preset(rs);
   model::sasrec m(split50.n_items(), o);
   const auto hist = m.train(split50);
   r.train_seconds = hist.seconds;
@@ -148,17 +164,7 @@ inline model_run run_sasrec(const dataset& ds, const data::leave_one_out_split&,
   return r;
 }
 
-using model_runner = std::function<model_run(const dataset&, const data::leave_one_out_split&, preset, std::uint64_t,
-                                             std::ostream*)>;
+using model_runner = std::function<model_run(const dataset&, const data::leave_one_out_split&, const run_settings&)>;
 
-inline const std::map<std::string, model_runner>& model_runners() {
-  static const std::map<std::string, model_runner> m{{"popularity", run_popularity}, {"sasrec", run_sasrec}};
-  return m;
-}
-
-inline const std::vector<std::string>& model_order() {
-  static const std::vector<std::string> o{"popularity", "sasrec"};
-  return o;
-}
 
 }  // namespace reg4rec::cli

@@ -161,7 +161,7 @@ TEST_CASE("CRSS emits the most confident remaining codebook at every step", "[de
 namespace {
 // Rejects any path whose first token is code 0 of codebook 0.
 struct no_zero_first {
-  bool keep(cspan<decode::path_token> path, index_t) const { return !(path[0].codebook == 0 && path[0].code == 0); }
+  bool keep(cspan<decode::path_token> path, index_t, float) const { return !(path[0].codebook == 0 && path[0].code == 0); }
 };
 }  // namespace
 

@@ -21,8 +21,9 @@
 //   void items(const context&, const state&, std::vector<std::int32_t>& out) const;  // ranked
 //   static constexpr bool any_order;            false: codebooks must come in order 0..M−1
 //
-// Pruner policy concept:
-//   bool keep(cspan<path_token> path, index_t step) const;   path includes the candidate
+// Pruner policy concept (decode/corp.hpp has CORP):
+//   bool keep(cspan<path_token> path, index_t step, float score) const;
+//     path includes the candidate, score is its cumulative log-probability
 #pragma once
 
 #include <algorithm>
@@ -34,19 +35,10 @@
 #include "reg4rec/core/parallel.hpp"
 #include "reg4rec/core/progress.hpp"
 #include "reg4rec/eval/eval_batch.hpp"
+#include "reg4rec/decode/step_selection.hpp"
 #include "reg4rec/model/sid_generator.hpp"
 
 namespace reg4rec::decode {
-
-/// One emitted token of a path.
-struct path_token {
-  std::int32_t codebook, code;
-};
-
-/// The order in which codebooks are emitted at inference.
-enum class step_order { fixed, confidence };
-/// How CRSS scores a codebook's confidence.
-enum class confidence_measure { max_probability, margin, neg_entropy };
 
 struct beam_options {
   index_t beam = 20;
@@ -58,7 +50,7 @@ struct beam_options {
 
 /// The default pruner: keeps every valid path.
 struct no_pruning {
-  bool keep(cspan<path_token>, index_t) const noexcept { return true; }
+  bool keep(cspan<path_token>, index_t, float) const noexcept { return true; }
 };
 
 /// Top-K distinct items for one user, best first, with the log-probability of the path that
@@ -145,62 +137,6 @@ class beam_search {
     std::int32_t parent, codebook, code;
   };
 
-  // Codebook to emit next for beam row i: fixed order → `step`; CRSS → the remaining
-  // codebook with the highest confidence over its allowed codes. `lp[r]` holds log-probs of
-  // codebook r for every beam row. Returns −1 when no codebook has an allowed code.
-  index_t choose_codebook(typename Constraint::context& ctx, const beam& bm, index_t step, index_t row,
-                          const std::vector<matrix<T>>& lp, std::vector<std::int32_t>& allowed,
-                          std::vector<std::int32_t>& scratch) const {
-    if (opt_.order == step_order::fixed) {
-      constraint_->allowed(ctx, bm.cstate, step, allowed);
-      return allowed.empty() ? -1 : step;
-    }
-    index_t best_r = -1;
-    double best_conf = -std::numeric_limits<double>::infinity();
-    for (index_t r = 0; r < model_->codebooks(); ++r) {
-      if (bm.used & (1u << r)) continue;
-      constraint_->allowed(ctx, bm.cstate, r, scratch);
-      if (scratch.empty()) continue;
-      const double conf = confidence(lp[r].row(row).data(), lp[r].cols(), scratch);
-      if (conf > best_conf) {
-        best_conf = conf;
-        best_r = r;
-        allowed.swap(scratch);
-      }
-    }
-    return best_r;
-  }
-
-  // CRSS confidence of a codebook from its log-probs over all codes and its allowed codes.
-  double confidence(const T* lp, index_t K, const std::vector<std::int32_t>& allowed) const {
-    switch (opt_.confidence) {
-      case confidence_measure::max_probability: {
-        double m = -std::numeric_limits<double>::infinity();
-        for (auto c : allowed) m = std::max(m, double(lp[c]));
-        return m;
-      }
-      case confidence_measure::margin: {
-        double a = -std::numeric_limits<double>::infinity(), b = a;
-        for (auto c : allowed) {
-          const double v = std::exp(double(lp[c]));
-          if (v > a) {
-            b = a;
-            a = v;
-          } else if (v > b) {
-            b = v;
-          }
-        }
-        return allowed.size() > 1 ? a - b : a;
-      }
-      case confidence_measure::neg_entropy: {
-        double h = 0;
-        for (index_t c = 0; c < K; ++c) h -= std::exp(double(lp[c])) * double(lp[c]);
-        return -h;
-      }
-    }
-    return 0;
-  }
-
   void search_chunk(const std::vector<cspan<std::int32_t>>& histories, index_t top_k, recommendation* out) const {
     const index_t U = static_cast<index_t>(histories.size()), M = model_->codebooks(), B = opt_.beam;
     require(M <= 32, "beam_search: at most 32 codebooks");
@@ -246,7 +182,8 @@ class beam_search {
         cand.clear();
         index_t j = i;
         for (; j < n && beams[j].user == u; ++j) {
-          const index_t r = choose_codebook(ctx, beams[j], step, j, lp, allowed, scratch);
+          const index_t r = choose_codebook(*constraint_, ctx, beams[j].cstate, beams[j].used, step, j, opt_.order,
+                                            opt_.confidence, lp, allowed, scratch);
           if (r < 0) continue;
           const T* row = lp[r].row(j).data();
           for (std::int32_t c : allowed)
@@ -264,7 +201,7 @@ class beam_search {
           const beam& pb = beams[c.parent];
           trial.assign(paths.begin() + pb.path, paths.begin() + pb.path + step);
           trial.push_back({c.codebook, c.code});
-          if (!pruner_.keep(cspan<path_token>(trial.data(), static_cast<index_t>(trial.size())), step)) continue;
+          if (!pruner_.keep(cspan<path_token>(trial.data(), static_cast<index_t>(trial.size())), step, c.score)) continue;
           const index_t off = static_cast<index_t>(next_paths.size());
           next_paths.insert(next_paths.end(), trial.begin(), trial.end());
           next.push_back({c.score, u, constraint_->advance(ctx, pb.cstate, c.codebook, c.code),

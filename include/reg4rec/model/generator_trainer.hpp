@@ -3,10 +3,14 @@
 // early stopping on a validation metric, a checkpoint every epoch and exact resumption.
 //
 // Samples. With a causal encoder (all-prefix training) each user contributes windows of at
-// most max_history items: the first window serves every target whose whole history fits in
-// it (target p reads items [0, p)), and each later target p > max_history gets its own window
-// [p − max_history, p). With a bidirectional encoder every target is its own window (one
-// prefix per sample). Training sequences never include the validation or test targets.
+// most H = max_history items: the first window serves every target whose whole history fits
+// in it (target p reads items [0, p)); past it, windows [kS, kS + H) with stride S = ⌈H/2⌉
+// each serve the S targets p ∈ (kS + H − S, kS + H], which read the window's first p − kS
+// items — histories of H − S + 1 … H items, so one window of H items trains S targets instead
+// of one (exact truncation to H items would need a window per target). With a bidirectional
+// encoder every target is its own window of its last ≤ H items (one prefix per sample).
+// Training sequences never include the validation or test targets. Blocks (a user's
+// windows) are shuffled in buckets of similar length, so batches need little padding.
 //
 // Step orders while training: fixed (codebook k at step k), random (a fresh permutation per
 // sample), confidence (CRSS: the order the current model would choose, found with a no-grad
@@ -83,8 +87,20 @@ inline void add_block(generator_batch& b, const data::leave_one_out_split& split
   const index_t first_window_end = std::min<index_t>(blk.last_target, H);  // targets 1..H read window 0
   const index_t w = b.add_window(s.subspan(0, first_window_end));
   for (index_t p = blk.first_target; p <= first_window_end; ++p) b.add_decoder(w, p, s[p]);
-  for (index_t p = std::max(first_window_end + 1, blk.first_target); p <= blk.last_target; ++p)
-    b.add_decoder(b.add_window(s.subspan(p - H, H)), H, s[p]);
+  const index_t S = (H + 1) / 2;
+  for (index_t start = S; start + H - S < blk.last_target; start += S) {
+    const index_t lo = start + H - S + 1, hi = std::min(start + H, blk.last_target);  // targets lo..hi
+    if (hi < lo) continue;
+    const index_t wk = b.add_window(s.subspan(start, hi - start));
+    for (index_t p = lo; p <= hi; ++p) b.add_decoder(wk, p - start, s[p]);
+  }
+}
+
+// Encoder rows a block's windows take (for length bucketing).
+inline index_t block_items(const data::leave_one_out_split& split, const sample_block& blk, index_t H,
+                           encoder_attention att) {
+  if (att == encoder_attention::bidirectional) return std::min(blk.first_target, H);
+  return std::min<index_t>(split.train(blk.user).size() - 1, H);
 }
 
 }  // namespace detail
@@ -191,6 +207,27 @@ train_history train_generator(sid_generator<T>& m, const data::leave_one_out_spl
     blocks = canonical;
     rng epoch_rng = g.fork(static_cast<std::uint64_t>(epoch));
     epoch_rng.shuffle(blocks.begin(), blocks.end());
+    // Sort by length inside buckets of ~32 batches; then shuffle runs of ~one batch, so a batch
+    // holds windows of similar length while the order stays random.
+    const std::size_t bucket = static_cast<std::size_t>(32 * std::max<index_t>(1, o.batch_size / 4));
+    for (std::size_t a = 0; a < blocks.size(); a += bucket) {
+      const auto e = blocks.begin() + static_cast<std::ptrdiff_t>(std::min(blocks.size(), a + bucket));
+      std::stable_sort(blocks.begin() + static_cast<std::ptrdiff_t>(a), e, [&](const auto& x, const auto& y) {
+        return detail::block_items(split, x, H, m.config().attention) < detail::block_items(split, y, H, m.config().attention);
+      });
+    }
+    {
+      const std::size_t run = static_cast<std::size_t>(std::max<index_t>(1, o.batch_size / 4));
+      std::vector<std::size_t> runs;
+      for (std::size_t a = 0; a < blocks.size(); a += run) runs.push_back(a);
+      epoch_rng.shuffle(runs.begin(), runs.end());
+      std::vector<detail::sample_block> shuffled;
+      shuffled.reserve(blocks.size());
+      for (std::size_t a : runs)
+        shuffled.insert(shuffled.end(), blocks.begin() + static_cast<std::ptrdiff_t>(a),
+                        blocks.begin() + static_cast<std::ptrdiff_t>(std::min(blocks.size(), a + run)));
+      blocks.swap(shuffled);
+    }
     progress bar("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(o.epochs), steps_per_epoch, o.log, "steps");
     double loss_sum = 0, tokens = 0;
     index_t steps = 0;

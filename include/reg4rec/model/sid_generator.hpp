@@ -55,12 +55,15 @@ struct generator_config {
 /// A training batch. Window w holds items[window_start[w], window_start[w + 1]) (at most
 /// max_history). Decoder j reads the first prefix[j] ≥ 1 items of window window[j] and
 /// predicts item target[j] in the codebook order order[j·M .. j·M + M) (empty: 0..M−1).
-/// Decoders must be sorted by window. weight[j] (optional) scales decoder j's loss.
+/// Decoders must be sorted by window. weight[j] (optional) scales decoder j's loss;
+/// token_weight[j·M + k] (optional, instead) scales the loss of decoder j's k-th step — PARS
+/// turns its objective's per-token gradient into these weights.
 struct generator_batch {
   std::vector<index_t> window_start{0};
   std::vector<std::int32_t> items;
   std::vector<std::int32_t> window, prefix, target, order;
   std::vector<float> weight;
+  std::vector<float> token_weight;
 
   index_t windows() const noexcept { return static_cast<index_t>(window_start.size()) - 1; }
   index_t decoders() const noexcept { return static_cast<index_t>(window.size()); }
@@ -72,6 +75,7 @@ struct generator_batch {
     target.clear();
     order.clear();
     weight.clear();
+    token_weight.clear();
   }
   /// Appends a window and returns its index.
   index_t add_window(cspan<std::int32_t> its) {
@@ -127,11 +131,12 @@ class sid_generator {
   index_t tokens_per_item() const noexcept { return cfg_.tokens == history_tokens::token_level ? codebooks() + 1 : 1; }
 
   /// Training forward + backward: adds gradients, returns the mean cross-entropy per target
-  /// token (weighted by batch.weight if given).
-  double train_step(const generator_batch& b, nn::dropout_stream ds = {}) {
+  /// token (weighted by batch.weight / token_weight if given). label_smoothing < 0 uses the
+  /// configuration's.
+  double train_step(const generator_batch& b, nn::dropout_stream ds = {}, double label_smoothing = -1) {
     check_batch(b);
     loss::cross_entropy_options o;
-    o.label_smoothing = cfg_.label_smoothing;
+    o.label_smoothing = label_smoothing < 0 ? cfg_.label_smoothing : label_smoothing;
     o.normalizer = double(b.decoders() * codebooks());  // every shard divides by the whole batch's tokens
     const int shards = nn::shard_count(b.windows());
     if (static_cast<int>(shards_.size()) < shards) shards_.resize(static_cast<std::size_t>(shards));
@@ -335,6 +340,8 @@ class sid_generator {
     check_dim("generator_batch: target entries", static_cast<index_t>(b.target.size()), D);
     if (!b.order.empty()) check_dim("generator_batch: order entries (decoders × M)", static_cast<index_t>(b.order.size()), D * M);
     if (!b.weight.empty()) check_dim("generator_batch: weight entries", static_cast<index_t>(b.weight.size()), D);
+    if (!b.token_weight.empty())
+      check_dim("generator_batch: token_weight entries (decoders × M)", static_cast<index_t>(b.token_weight.size()), D * M);
     for (index_t w = 0; w < W; ++w) {
       const index_t n = b.window_start[w + 1] - b.window_start[w];
       require(n >= 1 && n <= cfg_.max_history, "generator_batch: window ", w, " has ", n, " items, allowed 1..",
@@ -539,11 +546,15 @@ class sid_generator {
       if (cnt == 0) continue;
       auto hr = st.hr.view(cnt, d), dhr = st.dhr.view(cnt, d);
       auto tr = st.tr.flat(cnt);
-      auto wr = b.weight.empty() ? span<T>() : st.wr.flat(cnt);
+      const bool weighted = !b.weight.empty() || !b.token_weight.empty();
+      auto wr = weighted ? st.wr.flat(cnt) : span<T>();
       for (index_t q = 0; q < cnt; ++q) {
         hr.row(q).eigen() = z.row(rows[q]).eigen();
         tr[q] = tgt[rows[q]];
-        if (!b.weight.empty()) wr[q] = T(b.weight[j0 + rows[q] / M]);
+        if (!b.token_weight.empty())
+          wr[q] = T(b.token_weight[j0 * M + rows[q]]);
+        else if (!b.weight.empty())
+          wr[q] = T(b.weight[j0 + rows[q] / M]);
       }
       loss += loss::linear_cross_entropy<T>(hr, heads_w_[r].value(), heads_b_[r].value_span(), tr, wr, o, dhr,
                                             heads_w_[r].grad(), heads_b_[r].grad_span(), st.ws);

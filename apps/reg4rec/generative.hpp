@@ -1,0 +1,221 @@
+// The generative pipelines of `reg4rec pipeline`:
+//   tiger    item features → RQ-VAE (3 × 256) → TIGER's dedup token → prefix trie →
+//            SID generator (token-level history, causal encoder, fixed order, all-prefix
+//            training) → trie-constrained beam search
+//   reg4rec  item features → MPQ (4 experts × 256, unordered tokens) → posting lists →
+//            SID generator (CRSS order) → posting-constrained beam search with CRSS
+// Both train with early stopping on validation Recall@10 of constrained beam search.
+#pragma once
+
+#include <chrono>
+#include <memory>
+
+#include <reg4rec/decode/beam_search.hpp>
+#include <reg4rec/decode/constraints.hpp>
+#include <reg4rec/io/npy.hpp>
+#include <reg4rec/model/generator_trainer.hpp>
+#include <reg4rec/quant.hpp>
+#include <reg4rec/quant/mpq.hpp>
+#include <reg4rec/quant/rq_vae.hpp>
+
+#include "pipeline.hpp"
+
+namespace reg4rec::cli {
+
+/// Item features: --features FILE.npy when given, else [text ; behaviour] built from the data.
+inline matrix<float> item_vectors(const dataset& ds, const data::leave_one_out_split& split, const run_settings& rs) {
+  if (!rs.features_path.empty()) {
+    auto x = io::read_npy<float>(rs.features_path);
+    check_dim(("--features " + rs.features_path + ": rows (items of the dataset)").c_str(), x.rows(), split.n_items());
+    return x;
+  }
+  if (!ds.items)
+    throw io_error(ds.dir, "no items.tsv: the generative models need item features (or pass --features FILE.npy)");
+  data::item_feature_options o;
+  o.log = rs.log;
+  return data::item_features(*ds.items, split, o);
+}
+
+/// Training interaction counts of every item (popularity for collision ranking).
+inline std::vector<std::int64_t> train_popularity(const data::leave_one_out_split& split) {
+  std::vector<std::int64_t> pop(static_cast<std::size_t>(split.n_items()), 0);
+  for (index_t u = 0; u < split.n_users(); ++u)
+    for (auto it : split.train(u)) ++pop[it];
+  return pop;
+}
+
+inline void write_stats(io::json_writer& j, const quant::sid_stats& s, double fit_seconds, index_t dedup_range) {
+  j.begin_object();
+  j.field("codebooks", s.num_codebooks).field("codes", s.codebook_size);
+  j.key("utilisation").begin_array();
+  for (double u : s.utilisation) j.value(u);
+  j.end_array();
+  j.key("perplexity").begin_array();
+  for (double p : s.perplexity) j.value(p);
+  j.end_array();
+  j.field("distinct_sids", s.distinct_sids).field("collision_rate", s.collision_rate);
+  j.field("largest_bucket", s.largest_bucket);
+  j.field("semantic_cohesion", s.semantic_cohesion).field("preference_discrimination", s.preference_discrimination);
+  if (dedup_range > 0) j.field("dedup_range", dedup_range);
+  j.field("fit_seconds", fit_seconds);
+  j.end_object();
+}
+
+inline model::generator_config generator_preset(const run_settings& rs) {
+  model::generator_config g;
+  g.d_model = rs.get_int("d-model", 128);
+  g.heads = rs.get_int("heads", 4);
+  g.d_ff = rs.get_int("d-ff", 512);
+  g.encoder_layers = rs.get_int("layers", 2);
+  g.decoder_layers = rs.get_int("layers", 2);
+  g.dropout = rs.get("dropout", 0.1);
+  g.max_history = 20;
+  g.label_smoothing = rs.get("label-smoothing", 0.0);
+  return g;
+}
+
+inline model::generator_train_options train_preset(const run_settings& rs, const std::string& name) {
+  model::generator_train_options t;
+  t.epochs = rs.get_int("epochs", rs.quick() ? 20 : 120);
+  t.batch_size = rs.get_int("batch-size", 256);
+  t.lr = rs.get("lr", 2e-3);
+  t.weight_decay = rs.get("weight-decay", 0.05);
+  t.eval_every = rs.get_int("eval-every", rs.quick() ? 2 : 3);
+  t.patience = rs.get_int("patience", rs.quick() ? 3 : 5);
+  t.seed = rs.seed;
+  t.log = rs.log;
+  if (!rs.work_dir.empty()) t.checkpoint = rs.work_dir + "/" + name + ".ckpt";
+  return t;
+}
+
+/// Trains `gen`, choosing the epoch by validation Recall@10 of `search` on a subset of users.
+template <class Search>
+model::train_history train_with_validation(model::sid_generator<float>& gen, const Search& search,
+                                           const data::leave_one_out_split& split, const run_settings& rs,
+                                           model::generator_train_options t) {
+  eval::evaluator_options vo;
+  vo.ks = {10};
+  vo.max_users = rs.get_int("eval-users", rs.quick() ? 2000 : 6000);
+  vo.model_name = "validation";
+  std::function<model::validation_score(const model::sid_generator<float>&)> validate =
+      [&](const model::sid_generator<float>&) {
+        const auto r = eval::evaluate(search, split, data::stage::validation, vo);
+        return model::validation_score{r.recall[0], r.ndcg[0]};
+      };
+  return model::train_generator<float>(gen, split, t, validate);
+}
+
+inline void write_train(io::json_writer& j, const model::generator_config& g, const model::generator_train_options& t,
+                        const model::train_history& h, index_t beam) {
+  j.begin_object();
+  j.field("d_model", g.d_model).field("heads", g.heads).field("d_ff", g.d_ff);
+  j.field("encoder_layers", g.encoder_layers).field("decoder_layers", g.decoder_layers).field("dropout", g.dropout);
+  j.field("history", g.tokens == model::history_tokens::token_level ? "token-level" : "item-level");
+  j.field("encoder_attention", g.attention == model::encoder_attention::causal ? "causal (all-prefix)" : "bidirectional");
+  j.field("max_history", g.max_history).field("epochs_max", t.epochs).field("epochs_run", static_cast<index_t>(h.epochs.size()));
+  j.field("best_epoch", h.best_epoch).field("best_validation_recall@10", h.best_metric);
+  j.field("batch_size", t.batch_size).field("lr", t.lr).field("weight_decay", t.weight_decay).field("beam", beam);
+  j.key("epochs").begin_array();
+  for (const auto& e : h.epochs) {
+    j.begin_object().field("epoch", e.epoch).field("loss", e.loss).field("seconds", e.seconds);
+    j.field("tokens_per_second", e.tokens_per_second);
+    if (e.metric >= 0) j.field("validation_recall@10", e.metric).field("validation_ndcg@10", e.ndcg);
+    j.end_object();
+  }
+  j.end_array();
+  j.end_object();
+}
+
+inline model_run run_tiger(const dataset& ds, const data::leave_one_out_split& split, const run_settings& rs) {
+  model_run r;
+  r.model = "tiger";
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto x = item_vectors(ds, split, rs);
+  const auto pop = train_popularity(split);
+  // Tokenizer: RQ-VAE, 3 levels × 256 codes, plus the dedup token.
+  quant::rq_vae_config qc;
+  qc.epochs = rs.get_int("vae-epochs", rs.quick() ? 60 : 300);
+  quant::tiger_rq_vae rq(qc);
+  quant::fit_options fo;
+  fo.seed = rs.seed;
+  fo.log = rs.log;
+  fo.label = "rq-vae";
+  rq.fit(x, fo);
+  const auto codes = rq.encode(x);
+  const auto stats = quant::compute_sid_stats(codes, qc.codebook_size, x);
+  const double fit_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const auto table = quant::sid_table<quant::append_dedup_token>::build(codes, qc.codebook_size, pop);
+  const auto trie = quant::prefix_trie::build(table.sids(), pop);
+  if (rs.log)
+    *rs.log << "rq-vae SIDs: " << stats.distinct_sids << " distinct, collision rate " << stats.collision_rate
+            << ", dedup range " << table.dedup_range() << "\n";
+  // Generator.
+  const auto gcfg = generator_preset(rs);
+  model::sid_generator<float> gen(gcfg, model::sid_layout::from_codes(table.sids()), table.sids(), rs.seed);
+  const decode::trie_constraint tc(trie);
+  decode::beam_options bo;
+  bo.beam = rs.get_int("beam", 20);
+  bo.top_k = 10;
+  const decode::beam_search<float, decode::trie_constraint> search(gen, tc, bo);
+  const auto t = train_preset(rs, "tiger");
+  const auto hist = train_with_validation(gen, search, split, rs, t);
+  r.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.test = eval::evaluate(search, split, data::stage::test, test_options("tiger", rs.log));
+  r.tokenizer = [stats, fit_seconds, dr = table.dedup_range()](io::json_writer& j) { write_stats(j, stats, fit_seconds, dr); };
+  r.config = [gcfg, t, hist, bo](io::json_writer& j) { write_train(j, gcfg, t, hist, bo.beam); };
+  return r;
+}
+
+inline model_run run_reg4rec_sft(const dataset& ds, const data::leave_one_out_split& split, const run_settings& rs) {
+  model_run r;
+  r.model = "reg4rec";
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto x = item_vectors(ds, split, rs);
+  const auto pop = train_popularity(split);
+  quant::mpq_config qc;
+  qc.experts = rs.get_int("experts", 4);
+  qc.epochs = rs.get_int("vae-epochs", rs.quick() ? 60 : 300);
+  quant::reg4rec_mpq mq(qc);
+  quant::fit_options fo;
+  fo.seed = rs.seed;
+  fo.log = rs.log;
+  fo.label = "mpq";
+  mq.fit(x, fo);
+  const auto codes = mq.encode(x);
+  const auto stats = quant::compute_sid_stats(codes, qc.codebook_size, x);
+  const double fit_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const auto post = quant::posting_index::build(codes, qc.codebook_size, pop);
+  if (rs.log)
+    *rs.log << "mpq tokens: " << stats.distinct_sids << " distinct tuples, collision rate " << stats.collision_rate << "\n";
+  auto gcfg = generator_preset(rs);
+  model::sid_generator<float> gen(gcfg, model::sid_layout(std::vector<index_t>(static_cast<std::size_t>(qc.experts),
+                                                                            qc.codebook_size)),
+                                  codes, rs.seed);
+  const decode::posting_constraint pc(post, pop);
+  decode::beam_options bo;
+  bo.beam = rs.get_int("beam", 20);
+  bo.top_k = 10;
+  bo.order = decode::step_order::confidence;
+  const decode::beam_search<float, decode::posting_constraint> search(gen, pc, bo);
+  auto t = train_preset(rs, "reg4rec");
+  t.order = rs.get_int("random-order", 0) ? model::train_order::random : model::train_order::confidence;
+  const auto hist = train_with_validation(gen, search, split, rs, t);
+  r.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.test = eval::evaluate(search, split, data::stage::test, test_options("reg4rec", rs.log));
+  r.tokenizer = [stats, fit_seconds](io::json_writer& j) { write_stats(j, stats, fit_seconds, 0); };
+  r.config = [gcfg, t, hist, bo](io::json_writer& j) { write_train(j, gcfg, t, hist, bo.beam); };
+  return r;
+}
+
+inline const std::map<std::string, model_runner>& model_runners() {
+  static const std::map<std::string, model_runner> m{
+      {"popularity", run_popularity}, {"sasrec", run_sasrec}, {"tiger", run_tiger}, {"reg4rec", run_reg4rec_sft}};
+  return m;
+}
+
+inline const std::vector<std::string>& model_order() {
+  static const std::vector<std::string> o{"popularity", "sasrec", "tiger", "reg4rec"};
+  return o;
+}
+
+}  // namespace reg4rec::cli

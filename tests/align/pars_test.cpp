@@ -1,0 +1,132 @@
+// PARS: group advantages, the GRPO gradient against finite differences of the objective, the
+// zero-advantage case, and CORP never returning an inconsistent path.
+#include <catch2/catch.hpp>
+
+#include <set>
+
+#include <reg4rec/align/pars.hpp>
+#include <reg4rec/decode/beam_search.hpp>
+#include <reg4rec/decode/corp.hpp>
+
+#include "decode/item_set_constraint.hpp"
+#include "nn/gradcheck.hpp"
+#include "test_util.hpp"
+
+using namespace reg4rec;
+
+namespace {
+struct tiny_world {
+  matrix<std::int32_t> codes;
+  std::vector<std::int32_t> category;
+  quant::token_category_table cats;
+  align::reward_context ctx;
+  explicit tiny_world(index_t n = 12) : codes(n, 3) {
+    rng g(4);
+    for (index_t i = 0; i < codes.size(); ++i) codes.data()[i] = static_cast<std::int32_t>(g.below(3));
+    for (index_t i = 0; i < n; ++i) category.push_back(static_cast<std::int32_t>(i % 3));
+    cats = quant::token_category_table::build(codes, 3, category);
+    ctx.item_codes = codes;
+    ctx.categories = &cats;
+    ctx.item_category = category;
+  }
+};
+
+model::generator_config tiny_config() {
+  model::generator_config c;
+  c.d_model = 8;
+  c.heads = 2;
+  c.d_ff = 12;
+  c.encoder_layers = 1;
+  c.decoder_layers = 1;
+  c.dropout = 0.0;
+  c.max_history = 4;
+  c.embedding_std = 0.5;
+  return c;
+}
+}  // namespace
+
+TEST_CASE("group advantages sum to zero and are scale-free", "[align][pars]") {
+  const std::vector<double> r{0.1, 0.9, 0.5, 0.5};
+  const auto a = align::group_advantages(r);
+  CHECK(std::accumulate(a.begin(), a.end(), 0.0) == Approx(0.0).margin(1e-12));
+  std::vector<double> scaled;
+  for (double x : r) scaled.push_back(3 * x + 7);
+  const auto b = align::group_advantages(scaled);
+  for (std::size_t i = 0; i < a.size(); ++i) CHECK(b[i] == Approx(a[i]).margin(1e-5));
+  const std::vector<double> same{0.4, 0.4, 0.4};
+  for (double x : align::group_advantages(same)) CHECK(x == 0.0);
+}
+
+TEST_CASE("the GRPO gradient equals finite differences of the objective", "[align][pars][gradcheck]") {
+  tiny_world w;
+  for (auto order : {decode::step_order::fixed, decode::step_order::confidence}) {
+    model::sid_generator<double> m(tiny_config(), model::sid_layout::from_codes(w.codes), w.codes, 5);
+    const test::item_set_constraint cons{&m.item_codes()};
+    align::pars_options o;
+    o.paths = 4;
+    o.beta_kl = 0.3;
+    o.lambda_sft = 0.7;
+    o.msra_steps = 2;
+    o.order = order;
+    align::pars_trainer<double, test::item_set_constraint> p(m, cons, align::composite_reward::reg4rec_default(), w.ctx, o);
+    const std::vector<std::uint64_t> streams{1, 2};
+    const auto ro = p.make_rollout({{1, 2, 3}, {4}}, {{5, 6}, {7}}, cspan<std::uint64_t>(streams.data(), 2), rng(9));
+    // Move off the sampling point so that ρ ≠ 1 and π ≠ π_ref in the check.
+    rng g(3);
+    for (auto& v : m.params().values()) v += 0.01 * g.normal<double>();
+    const auto r = test::check_parameters(
+        m.params(), [&] { return p.objective(ro); }, [&] { p.accumulate_gradient(ro); });
+    INFO("order " << int(order) << ": worst parameter " << r.where << ", rel error " << r.rel_error);
+    CHECK(r.rel_error < 1e-6);
+    CHECK(r.analytic_norm > 0);
+  }
+}
+
+TEST_CASE("with all advantages zero the update is only KL + CE", "[align][pars]") {
+  tiny_world w;
+  model::sid_generator<double> m(tiny_config(), model::sid_layout::from_codes(w.codes), w.codes, 6);
+  const test::item_set_constraint cons{&m.item_codes()};
+  align::pars_options o;
+  o.paths = 3;
+  align::pars_trainer<double, test::item_set_constraint> p(m, cons, align::composite_reward::reg4rec_default(), w.ctx, o);
+  const std::vector<std::uint64_t> streams{1};
+  auto ro = p.make_rollout({{1, 2}}, {{3}}, cspan<std::uint64_t>(streams.data(), 1), rng(2));
+  for (auto& a : ro.advantage[0]) a = 0;
+  // At the sampling point π = π_ref, so the KL gradient (1 − r) vanishes too: only CE remains.
+  m.params().zero_grad();
+  p.accumulate_gradient(ro);
+  const std::vector<double> g_pars(m.params().grads().begin(), m.params().grads().end());
+  model::generator_batch b;
+  b.add_decoder(b.add_window(cspan<std::int32_t>(ro.history[0].data(), 2)), 2, 3);
+  for (const auto& t : ro.targets[0][0].tokens) b.order.push_back(t.codebook);
+  m.params().zero_grad();
+  m.train_step(b, {}, 0.0);  // mean CE over the target's tokens (λ_sft = 1)
+  CHECK(test::max_rel_diff(m.params().grads().data(), g_pars.data(), static_cast<index_t>(g_pars.size())) < 1e-10);
+}
+
+TEST_CASE("CORP never returns an inconsistent path and keeps the beam full", "[decode][corp]") {
+  tiny_world w(40);
+  model::generator_config c = tiny_config();
+  c.d_model = 16;
+  model::sid_generator<float> m(c, model::sid_layout::from_codes(w.codes), w.codes, 7);
+  const test::item_set_constraint cons{&m.item_codes()};
+  decode::corp_options co;
+  co.theta = 0.5;
+  co.k_min = 1;
+  const decode::corp_pruner corp(w.cats, 3, co);
+  decode::beam_options bo;
+  bo.beam = 4;
+  bo.top_k = 4;
+  bo.order = decode::step_order::confidence;
+  decode::beam_search<float, test::item_set_constraint, decode::corp_pruner> bs(m, cons, bo, corp);
+  // How many of the catalogue's SIDs are consistent in some order: enough to fill the beam?
+  for (const auto& h : std::vector<std::vector<std::int32_t>>{{1, 2}, {5, 9, 11}, {0}}) {
+    const auto rec = bs.recommend_one(cspan<std::int32_t>(h.data(), static_cast<index_t>(h.size())));
+    for (const auto& p : rec.paths)
+      CHECK(decode::path_consistency(cspan<decode::path_token>(p.data(), static_cast<index_t>(p.size())), w.cats) >= 0.5);
+    CHECK(rec.items.size() >= 1);
+  }
+  CHECK(corp.k_min() == 1);
+  CHECK(decode::corp_pruner(w.cats, 4).k_min() == 2);  // ⌈M/2⌉
+  CHECK_THROWS_AS(decode::corp_pruner(w.cats, 3, decode::corp_options{1.5}), argument_error);
+}
