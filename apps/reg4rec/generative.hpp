@@ -168,7 +168,7 @@ inline model_run run_tiger(const dataset& ds, const data::leave_one_out_split& s
 
 inline model_run run_reg4rec_sft(const dataset& ds, const data::leave_one_out_split& split, const run_settings& rs) {
   model_run r;
-  r.model = "reg4rec";
+  r.model = "reg4rec-sft";
   const auto t0 = std::chrono::steady_clock::now();
   const auto x = item_vectors(ds, split, rs);
   const auto pop = train_popularity(split);
@@ -201,21 +201,10 @@ inline model_run run_reg4rec_sft(const dataset& ds, const data::leave_one_out_sp
   t.order = rs.get_int("random-order", 0) ? model::train_order::random : model::train_order::confidence;
   const auto hist = train_with_validation(gen, search, split, rs, t);
   r.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  r.test = eval::evaluate(search, split, data::stage::test, test_options("reg4rec", rs.log));
+  r.test = eval::evaluate(search, split, data::stage::test, test_options("reg4rec-sft", rs.log));
   r.tokenizer = [stats, fit_seconds](io::json_writer& j) { write_stats(j, stats, fit_seconds, 0); };
   r.config = [gcfg, t, hist, bo](io::json_writer& j) { write_train(j, gcfg, t, hist, bo.beam); };
   return r;
-}
-
-inline const std::map<std::string, model_runner>& model_runners() {
-  static const std::map<std::string, model_runner> m{
-      {"popularity", run_popularity}, {"sasrec", run_sasrec}, {"tiger", run_tiger}, {"reg4rec", run_reg4rec_sft}};
-  return m;
-}
-
-inline const std::vector<std::string>& model_order() {
-  static const std::vector<std::string> o{"popularity", "sasrec", "tiger", "reg4rec"};
-  return o;
 }
 
 }  // namespace reg4rec::cli

@@ -14,6 +14,8 @@
 #include "dataset.hpp"
 #include "generative.hpp"
 #include "pipeline.hpp"
+#include "reasoning.hpp"
+#include "tokenize.hpp"
 
 namespace {
 
@@ -39,11 +41,53 @@ int cmd_info(const std::vector<std::string>& argv) {
 
 const char* g_argv0 = nullptr;
 
+// Preset values any training command may override from the command line.
+const std::set<std::string>& numeric_options() {
+  static const std::set<std::string> o{"epochs", "vae-epochs", "lr", "weight-decay", "batch-size", "eval-every",
+                                       "patience", "eval-users", "d-model", "heads", "d-ff", "layers", "dropout",
+                                       "label-smoothing", "beam", "experts", "random-order", "pars-epochs", "pars-lr",
+                                       "pars-kl", "pars-sft", "pars-paths", "pars-users", "msra-steps", "msra-gamma",
+                                       "corp-theta", "corp-kmin"};
+  return o;
+}
+
+// reg4rec ablation: REG4Rec-SFT and each reasoning component added in turn.
+int cmd_ablation(const std::vector<std::string>& argv) {
+  std::set<std::string> valued{"data", "preset", "out", "seed", "threads", "features"};
+  valued.insert(numeric_options().begin(), numeric_options().end());
+  const args a(argv, valued, {"quiet"});
+  cli::run_settings rs;
+  rs.level = cli::parse_preset(a.get("preset", "quick"));
+  rs.seed = static_cast<std::uint64_t>(a.get_int("seed", 1));
+  rs.features_path = a.get("features", "");
+  rs.log = a.has("quiet") ? nullptr : &std::clog;
+  if (a.has("threads")) set_num_threads(static_cast<int>(a.get_int("threads", 2)));
+  for (const auto& k : numeric_options())
+    if (a.has(k)) rs.overrides[k] = a.get_double(k, 0);
+  const auto ds = cli::load_dataset(a.get("data", cli::default_data_dir(g_argv0)));
+  const std::string out = a.get("out", "out/" + ds.name + "/ablation");
+  cli::make_dirs(out);
+  rs.work_dir = out;
+  const data::leave_one_out_split split(ds.sequences, {20});
+  const auto rows = cli::run_ablation(ds, split, rs);
+  const std::string table = cli::ablation_table(rows);
+  io::json_writer j;
+  j.begin_array();
+  for (const auto& r : rows) {
+    j.begin_object().field("variant", r.variant).key("test");
+    r.test.write_json(j);
+    j.field("extra_train_seconds", r.extra_train_seconds).field("decode_users_per_second", r.users_per_second).end_object();
+  }
+  j.end_array();
+  io::write_file_atomic(out + "/ablation.json", j.str());
+  io::write_file_atomic(out + "/ablation.md", table);
+  std::printf("%s ablation (test, full ranking)\n%s", ds.name.c_str(), table.c_str());
+  return 0;
+}
+
 // reg4rec pipeline: every requested model on one dataset, a table at the end.
 int cmd_pipeline(const std::vector<std::string>& argv) {
-  const std::set<std::string> numeric{"epochs", "vae-epochs", "lr", "weight-decay", "batch-size", "eval-every",
-                                      "patience", "eval-users", "d-model", "heads", "d-ff", "layers", "dropout",
-                                      "label-smoothing", "beam", "experts", "random-order"};
+  const std::set<std::string>& numeric = numeric_options();
   std::set<std::string> valued{"data", "model", "preset", "out", "seed", "threads", "features"};
   valued.insert(numeric.begin(), numeric.end());
   const args a(argv, valued, {"quiet"});
@@ -95,9 +139,61 @@ int cmd_pipeline(const std::vector<std::string>& argv) {
   return 0;
 }
 
+// reg4rec tokenize: tokenizers side by side on a dataset's item features.
+int cmd_tokenize(const std::vector<std::string>& argv) {
+  const args a(argv, {"data", "method", "preset", "out", "seed", "vae-epochs", "experts", "features", "threads"}, {"quiet"});
+  cli::run_settings rs;
+  rs.level = cli::parse_preset(a.get("preset", "quick"));
+  rs.seed = static_cast<std::uint64_t>(a.get_int("seed", 1));
+  rs.features_path = a.get("features", "");
+  rs.log = a.has("quiet") ? nullptr : &std::clog;
+  if (a.has("threads")) set_num_threads(static_cast<int>(a.get_int("threads", 2)));
+  for (const char* k : {"vae-epochs", "experts"})
+    if (a.has(k)) rs.overrides[k] = a.get_double(k, 0);
+  std::vector<std::string> methods;
+  const std::string which = a.get("method", "all");
+  if (which == "all")
+    methods = {"rq-kmeans", "rq-vae", "r3-vae", "mpq"};
+  else
+    for (std::size_t s = 0, e; s <= which.size(); s = e + 1) {
+      e = which.find(',', s);
+      if (e == std::string::npos) e = which.size();
+      methods.push_back(which.substr(s, e - s));
+    }
+  const auto ds = cli::load_dataset(a.get("data", cli::default_data_dir(g_argv0)));
+  const data::leave_one_out_split split(ds.sequences, {20});
+  const auto x = cli::item_vectors(ds, split, rs);
+  const auto reports = cli::tokenize_all(x, methods, rs);
+  const std::string out = a.get("out", "out/" + ds.name + "/tokenizers");
+  cli::make_dirs(out);
+  io::json_writer j;
+  j.begin_array();
+  for (const auto& r : reports) {
+    io::write_npy<std::int32_t>(out + "/" + r.method + ".codes.npy", r.codes);
+    j.begin_object().field("method", r.method).field("reconstruction_mse", r.reconstruction).key("stats");
+    cli::write_stats(j, r.stats, r.fit_seconds, 0);
+    j.end_object();
+  }
+  j.end_array();
+  io::write_file_atomic(out + "/tokenizers.json", j.str());
+  const std::string table = cli::tokenizer_table(reports);
+  io::write_file_atomic(out + "/tokenizers.md", table);
+  std::printf("%s: %ld items, features %ld-d\n%s", ds.name.c_str(), long(x.rows()), long(x.cols()), table.c_str());
+  return 0;
+}
+
 const std::map<std::string, command>& commands() {
   static const std::map<std::string, command> table{
       {"info", {"print the version, backend and threads", "reg4rec info", cmd_info}},
+      {"ablation",
+       {"REG4Rec-SFT, + PARS, + MSRA, + CORP and the full model, as a table",
+        "reg4rec ablation [--data DIR] [--preset quick|full] [--out DIR] [--seed S] [overrides: --epochs N --pars-epochs N ...]",
+        cmd_ablation}},
+      {"tokenize",
+       {"compare tokenizers (utilisation, collisions, SC, PD) on a dataset's items",
+        "reg4rec tokenize [--data DIR] [--method all|rq-kmeans,rq-vae,r3-vae,mpq] [--preset quick|full]\n"
+        "                        [--vae-epochs N] [--experts M] [--features FILE.npy] [--out DIR] [--seed S] [--quiet]",
+        cmd_tokenize}},
       {"pipeline",
        {"run the end-to-end job and print its table",
         "reg4rec pipeline [--data DIR] [--model all|popularity,sasrec,...] [--preset quick|full] [--out OUTDIR]\n"

@@ -1,0 +1,260 @@
+// REG4Rec end to end (SPEC §4): MPQ tokens → SFT generator with CRSS → PARS (GRPO) with the
+// recommendation rewards, optionally MSRA → decoding with CORP; and the ablation that trains
+// the supervised model once and adds each component in turn.
+#pragma once
+
+#include <chrono>
+#include <memory>
+
+#include <reg4rec/align/pars.hpp>
+#include <reg4rec/decode/corp.hpp>
+
+#include "generative.hpp"
+
+namespace reg4rec::cli {
+
+/// What every REG4Rec variant shares: features, the MPQ tokens and the tables built on them.
+struct reg4rec_assets {
+  std::vector<std::int64_t> popularity;
+  matrix<std::int32_t> codes;
+  quant::sid_stats stats;
+  double tokenizer_seconds = 0;
+  quant::posting_index posting;
+  quant::token_category_table categories;
+  std::vector<std::int32_t> item_category;
+  align::reward_context ctx;
+  index_t experts = 4, codebook = 256;
+};
+
+inline std::unique_ptr<reg4rec_assets> build_reg4rec_assets(const dataset& ds, const data::leave_one_out_split& split,
+                                                            const run_settings& rs) {
+  auto a = std::make_unique<reg4rec_assets>();
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto x = item_vectors(ds, split, rs);
+  a->popularity = train_popularity(split);
+  quant::mpq_config qc;
+  qc.experts = a->experts = rs.get_int("experts", 4);
+  qc.epochs = rs.get_int("vae-epochs", rs.quick() ? 60 : 300);
+  quant::reg4rec_mpq mq(qc);
+  quant::fit_options fo;
+  fo.seed = rs.seed;
+  fo.log = rs.log;
+  fo.label = "mpq";
+  mq.fit(x, fo);
+  a->codes = mq.encode(x);
+  a->stats = quant::compute_sid_stats(a->codes, qc.codebook_size, x);
+  a->tokenizer_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  a->posting = quant::posting_index::build(a->codes, qc.codebook_size, a->popularity);
+  if (ds.items) {
+    const auto leaf = ds.items->leaf_category();
+    a->item_category.assign(leaf.begin(), leaf.end());
+  } else {
+    a->item_category.assign(static_cast<std::size_t>(split.n_items()), -1);
+    if (rs.log) *rs.log << "no items.tsv: category rewards and CORP's category consistency have no categories\n";
+  }
+  a->categories = quant::token_category_table::build(a->codes, qc.codebook_size, a->item_category);
+  a->ctx.item_codes = a->codes;
+  a->ctx.categories = &a->categories;
+  a->ctx.item_category = a->item_category;
+  a->ctx.popularity = a->popularity;
+  for (auto p : a->popularity) a->ctx.max_popularity = std::max(a->ctx.max_popularity, p);
+  if (rs.log)
+    *rs.log << "mpq tokens: " << a->stats.distinct_sids << " distinct tuples, collision rate " << a->stats.collision_rate
+            << ", largest bucket " << a->stats.largest_bucket << "\n";
+  return a;
+}
+
+using posting_search = decode::beam_search<float, decode::posting_constraint>;
+using corp_search = decode::beam_search<float, decode::posting_constraint, decode::corp_pruner>;
+
+inline decode::beam_options reg4rec_beam(const run_settings& rs) {
+  decode::beam_options bo;
+  bo.beam = rs.get_int("beam", 20);
+  bo.top_k = 10;
+  bo.order = decode::step_order::confidence;
+  return bo;
+}
+
+inline decode::corp_options corp_preset(const run_settings& rs) {
+  decode::corp_options co;
+  co.theta = rs.get("corp-theta", 0.5);
+  co.k_min = rs.get_int("corp-kmin", -1);
+  return co;
+}
+
+/// The supervised model (REG4Rec-SFT): CRSS-ordered training, early stopping on validation.
+inline std::unique_ptr<model::sid_generator<float>> train_sft(const reg4rec_assets& a, const data::leave_one_out_split& split,
+                                                              const run_settings& rs, model::train_history& hist,
+                                                              model::generator_config& gcfg,
+                                                              model::generator_train_options& t) {
+  gcfg = generator_preset(rs);
+  auto gen = std::make_unique<model::sid_generator<float>>(
+      gcfg, model::sid_layout(std::vector<index_t>(static_cast<std::size_t>(a.experts), a.codebook)), a.codes, rs.seed);
+  const decode::posting_constraint pc(a.posting, a.popularity);
+  const posting_search search(*gen, pc, reg4rec_beam(rs));
+  t = train_preset(rs, "reg4rec-sft");
+  t.order = rs.get_int("random-order", 0) ? model::train_order::random : model::train_order::confidence;
+  hist = train_with_validation(*gen, search, split, rs, t);
+  return gen;
+}
+
+inline align::pars_options pars_preset(const run_settings& rs, index_t msra_steps) {
+  align::pars_options o;
+  o.paths = rs.get_int("pars-paths", 8);
+  o.epochs = rs.get_int("pars-epochs", rs.quick() ? 1 : 4);
+  o.lr = rs.get("pars-lr", 5e-5);
+  o.beta_kl = rs.get("pars-kl", 0.04);
+  o.lambda_sft = rs.get("pars-sft", 1.0);
+  o.users_per_step = rs.get_int("pars-users", 64);
+  o.msra_steps = msra_steps;
+  o.msra_gamma = rs.get("msra-gamma", 0.7);
+  o.order = decode::step_order::confidence;
+  o.seed = rs.seed;
+  o.log = rs.log;
+  o.patience = 2;
+  return o;
+}
+
+/// PARS (N = 1) or PARS + MSRA (N > 1) on a copy of the supervised model.
+inline std::unique_ptr<model::sid_generator<float>> run_pars(const model::sid_generator<float>& sft, const reg4rec_assets& a,
+                                                             const data::leave_one_out_split& split, const run_settings& rs,
+                                                             index_t msra_steps, align::pars_history& hist) {
+  auto policy = std::make_unique<model::sid_generator<float>>(sft.config(), sft.layout(), sft.item_codes());
+  policy->params().copy_values_from(sft.params());
+  const decode::posting_constraint pc(a.posting, a.popularity);
+  const posting_search search(*policy, pc, reg4rec_beam(rs));
+  eval::evaluator_options vo;
+  vo.ks = {10};
+  vo.max_users = rs.get_int("eval-users", rs.quick() ? 2000 : 6000);
+  vo.model_name = "validation";
+  std::function<model::validation_score(const model::sid_generator<float>&)> validate = [&](const model::sid_generator<float>&) {
+    const auto r = eval::evaluate(search, split, data::stage::validation, vo);
+    return model::validation_score{r.recall[0], r.ndcg[0]};
+  };
+  align::pars_trainer<float, decode::posting_constraint> trainer(*policy, pc, align::composite_reward::reg4rec_default(),
+                                                                  a.ctx, pars_preset(rs, msra_steps));
+  hist = trainer.train(split, validate);
+  return policy;
+}
+
+/// Test metrics of a model decoded with or without CORP.
+inline eval::eval_result evaluate_reg4rec(const model::sid_generator<float>& m, const reg4rec_assets& a,
+                                          const data::leave_one_out_split& split, const run_settings& rs, bool corp,
+                                          const std::string& name) {
+  const decode::posting_constraint pc(a.posting, a.popularity);
+  if (corp) {
+    const decode::corp_pruner pr(a.categories, a.experts, corp_preset(rs));
+    const corp_search s(m, pc, reg4rec_beam(rs), pr);
+    return eval::evaluate(s, split, data::stage::test, test_options(name, rs.log));
+  }
+  const posting_search s(m, pc, reg4rec_beam(rs));
+  return eval::evaluate(s, split, data::stage::test, test_options(name, rs.log));
+}
+
+inline void write_pars(io::json_writer& j, const align::pars_options& o, const align::pars_history& h) {
+  j.begin_object().field("paths", o.paths).field("epochs_max", o.epochs).field("lr", o.lr).field("beta_kl", o.beta_kl);
+  j.field("lambda_sft", o.lambda_sft).field("clip", o.clip).field("msra_steps", o.msra_steps).field("msra_gamma", o.msra_gamma);
+  j.field("best_epoch", h.best_epoch).field("seconds", h.seconds);
+  j.key("epochs").begin_array();
+  for (const auto& e : h.epochs) {
+    j.begin_object().field("epoch", e.epoch).field("reward", e.reward).field("kl", e.kl);
+    for (std::size_t c = 0; c < e.components.size(); ++c) j.field(h.component_names[c], e.components[c]);
+    if (e.metric >= 0) j.field("validation_recall@10", e.metric);
+    j.end_object();
+  }
+  j.end_array().end_object();
+}
+
+/// The full model: SFT + PARS + MSRA + CORP.
+inline model_run run_reg4rec(const dataset& ds, const data::leave_one_out_split& split, const run_settings& rs) {
+  model_run r;
+  r.model = "reg4rec";
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto a = build_reg4rec_assets(ds, split, rs);
+  model::train_history sft_hist;
+  model::generator_config gcfg;
+  model::generator_train_options t;
+  const auto sft = train_sft(*a, split, rs, sft_hist, gcfg, t);
+  align::pars_history ph;
+  const auto full = run_pars(*sft, *a, split, rs, rs.get_int("msra-steps", 3), ph);
+  r.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.test = evaluate_reg4rec(*full, *a, split, rs, true, "reg4rec");
+  const auto po = pars_preset(rs, rs.get_int("msra-steps", 3));
+  r.tokenizer = [s = a->stats, fs = a->tokenizer_seconds](io::json_writer& j) { write_stats(j, s, fs, 0); };
+  r.config = [gcfg, t, sft_hist, po, ph, bo = reg4rec_beam(rs), co = corp_preset(rs)](io::json_writer& j) {
+    j.begin_object().key("sft");
+    write_train(j, gcfg, t, sft_hist, bo.beam);
+    j.key("pars");
+    write_pars(j, po, ph);
+    j.key("corp").begin_object().field("theta", co.theta).field("k_min", co.k_min).end_object();
+    j.end_object();
+  };
+  return r;
+}
+
+inline const std::map<std::string, model_runner>& model_runners() {
+  static const std::map<std::string, model_runner> m{{"popularity", run_popularity}, {"sasrec", run_sasrec},
+                                                     {"tiger", run_tiger},           {"reg4rec-sft", run_reg4rec_sft},
+                                                     {"reg4rec", run_reg4rec}};
+  return m;
+}
+
+/// The models of `--model all`, in table order.
+inline const std::vector<std::string>& model_order() {
+  static const std::vector<std::string> o{"popularity", "sasrec", "tiger", "reg4rec"};
+  return o;
+}
+
+/// One row of the ablation.
+struct ablation_row {
+  std::string variant;
+  eval::eval_result test;
+  double extra_train_seconds = 0;
+  double users_per_second = 0;
+};
+
+/// REG4Rec-SFT, + PARS, + PARS + MSRA, + CORP and the full model, sharing one tokenizer and
+/// one supervised model.
+inline std::vector<ablation_row> run_ablation(const dataset& ds, const data::leave_one_out_split& split,
+                                              const run_settings& rs) {
+  std::vector<ablation_row> rows;
+  const auto a = build_reg4rec_assets(ds, split, rs);
+  model::train_history sft_hist;
+  model::generator_config gcfg;
+  model::generator_train_options t;
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto sft = train_sft(*a, split, rs, sft_hist, gcfg, t);
+  const double sft_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  auto row = [&](const std::string& name, const model::sid_generator<float>& m, bool corp, double extra) {
+    ablation_row r;
+    r.variant = name;
+    r.test = evaluate_reg4rec(m, *a, split, rs, corp, name);
+    r.test.model = name;
+    r.extra_train_seconds = extra;
+    r.users_per_second = double(r.test.users) / std::max(1e-9, r.test.seconds);
+    rows.push_back(r);
+  };
+  row("REG4Rec-SFT", *sft, false, sft_seconds);
+  row("+ CORP", *sft, true, 0);
+  align::pars_history h1, h3;
+  const auto pars = run_pars(*sft, *a, split, rs, 1, h1);
+  row("+ PARS", *pars, false, h1.seconds);
+  const auto msra = run_pars(*sft, *a, split, rs, rs.get_int("msra-steps", 3), h3);
+  row("+ PARS + MSRA", *msra, false, h3.seconds);
+  row("full (PARS + MSRA + CORP)", *msra, true, h3.seconds);
+  return rows;
+}
+
+inline std::string ablation_table(const std::vector<ablation_row>& rows) {
+  std::string s = "| variant | R@5 | R@10 | N@5 | N@10 | MRR | extra training s | decode users/s |\n|---|---|---|---|---|---|---|---|\n";
+  char b[256];
+  for (const auto& r : rows) {
+    std::snprintf(b, sizeof b, "| %s | %.4f | %.4f | %.4f | %.4f | %.4f | %.0f | %.0f |\n", r.variant.c_str(),
+                  r.test.recall[0], r.test.recall[1], r.test.ndcg[0], r.test.ndcg[1], r.test.mrr, r.extra_train_seconds,
+                  r.users_per_second);
+    s += b;
+  }
+  return s;
+}
+
+}  // namespace reg4rec::cli
