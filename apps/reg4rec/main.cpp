@@ -47,7 +47,7 @@ const std::set<std::string>& numeric_options() {
                                        "patience", "eval-users", "d-model", "heads", "d-ff", "layers", "dropout",
                                        "label-smoothing", "beam", "experts", "random-order", "pars-epochs", "pars-lr",
                                        "pars-kl", "pars-sft", "pars-paths", "pars-users", "msra-steps", "msra-gamma",
-                                       "corp-theta", "corp-kmin"};
+                                       "corp-theta", "corp-kmin", "item-level", "pars-max-users"};
   return o;
 }
 

@@ -10,6 +10,7 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,8 @@ struct run_settings {
   std::map<std::string, double> overrides;
   std::string work_dir;       // where intermediate artefacts (tokenizers, checkpoints) go
   std::string features_path;  // item features from a .npy file instead of building them
+  /// Item features built once per run and shared by the models that need them.
+  std::shared_ptr<matrix<float>> features_cache = std::make_shared<matrix<float>>();
 
   double get(const std::string& key, double fallback) const {
     const auto it = overrides.find(key);

@@ -30,11 +30,11 @@ inline std::unique_ptr<reg4rec_assets> build_reg4rec_assets(const dataset& ds, c
                                                             const run_settings& rs) {
   auto a = std::make_unique<reg4rec_assets>();
   const auto t0 = std::chrono::steady_clock::now();
-  const auto x = item_vectors(ds, split, rs);
+  const auto& x = item_vectors(ds, split, rs);
   a->popularity = train_popularity(split);
   quant::mpq_config qc;
   qc.experts = a->experts = rs.get_int("experts", 4);
-  qc.epochs = rs.get_int("vae-epochs", rs.quick() ? 60 : 300);
+  qc.epochs = rs.get_int("vae-epochs", rs.quick() ? 30 : 300);
   quant::reg4rec_mpq mq(qc);
   quant::fit_options fo;
   fo.seed = rs.seed;
@@ -93,7 +93,8 @@ inline std::unique_ptr<model::sid_generator<float>> train_sft(const reg4rec_asse
   const decode::posting_constraint pc(a.posting, a.popularity);
   const posting_search search(*gen, pc, reg4rec_beam(rs));
   t = train_preset(rs, "reg4rec-sft");
-  t.order = rs.get_int("random-order", 0) ? model::train_order::random : model::train_order::confidence;
+  // quick: random step orders (no CRSS pre-pass); full: the CRSS order of the current model.
+  t.order = rs.get_int("random-order", rs.quick() ? 1 : 0) ? model::train_order::random : model::train_order::confidence;
   hist = train_with_validation(*gen, search, split, rs, t);
   return gen;
 }
@@ -102,6 +103,7 @@ inline align::pars_options pars_preset(const run_settings& rs, index_t msra_step
   align::pars_options o;
   o.paths = rs.get_int("pars-paths", 8);
   o.epochs = rs.get_int("pars-epochs", rs.quick() ? 1 : 4);
+  o.max_users = rs.get_int("pars-max-users", rs.quick() ? 3000 : 0);
   o.lr = rs.get("pars-lr", 5e-5);
   o.beta_kl = rs.get("pars-kl", 0.04);
   o.lambda_sft = rs.get("pars-sft", 1.0);
