@@ -223,15 +223,98 @@ TEST_CASE("gemm: the result does not depend on the thread count", "[kernels][gem
           const auto A = ta == trans::yes ? test::random_matrix<float>(s.K, s.M, 1) : test::random_matrix<float>(s.M, s.K, 1);
           const auto B = tb == trans::yes ? test::random_matrix<float>(s.N, s.K, 2) : test::random_matrix<float>(s.K, s.N, 2);
           const matrix<float> C0 = test::random_matrix<float>(s.M, s.N, 3);
+          const auto bias = test::random_vector<float>(s.N, 4);
           matrix<float> c1 = C0, c2 = C0;
+          std::vector<float> s1(std::size_t(s.N), 0.0f), s2 = s1;
           set_num_threads(1);
-          kernels::gemm<float>(ta, tb, 0.5f, A, B, beta, c1);
+          kernels::gemm<float>(ta, tb, 0.5f, A, B, beta, c1, {bias, s1});
           set_num_threads(2);
-          kernels::gemm<float>(ta, tb, 0.5f, A, B, beta, c2);
+          kernels::gemm<float>(ta, tb, 0.5f, A, B, beta, c2, {bias, s2});
           INFO(name(ta) << name(tb) << " M " << s.M << " N " << s.N << " K " << s.K << " beta " << beta);
           CHECK(std::memcmp(c1.data(), c2.data(), sizeof(float) * std::size_t(c1.size())) == 0);
+          CHECK(s1 == s2);
         }
   set_num_threads(2);
+}
+
+TEST_CASE("gemm: extras add a bias row and the column sums of op(B)", "[kernels][gemm]") {
+  std::uint64_t seed = 500;
+  for (trans ta : kTrans)
+    for (trans tb : kTrans)
+      for (index_t M : {1, 7, 100})
+        for (index_t N : {1, 17, 65, 130})
+          for (index_t K : {1, 9, 300, 700})
+            for (float beta : {0.0f, 0.5f}) {
+              const auto A = ta == trans::yes ? test::random_matrix<float>(K, M, seed) : test::random_matrix<float>(M, K, seed);
+              const auto B = tb == trans::yes ? test::random_matrix<float>(N, K, seed + 1) : test::random_matrix<float>(K, N, seed + 1);
+              const auto C0 = test::random_matrix<float>(M, N, seed + 2);
+              const auto bias = test::random_vector<float>(N, seed + 3);
+              const auto sums0 = test::random_vector<float>(N, seed + 4);
+              seed += 5;
+              matrix<float> c_simd = C0, c_ref = C0;
+              if (beta == 0.0f) c_simd.setConstant(std::numeric_limits<float>::quiet_NaN());
+              std::vector<float> s_simd = sums0, s_ref = sums0;
+              kernels::gemm<float>(simd_be{}, ta, tb, 1.5f, A, B, beta, c_simd, {bias, s_simd});
+              kernels::gemm<float>(backend::scalar{}, ta, tb, 1.5f, A, B, beta, c_ref, {bias, s_ref});
+              INFO(name(ta) << name(tb) << " M " << M << " N " << N << " K " << K << " beta " << beta);
+              // Exact values in double, with the bound of check_against_exact plus the bias.
+              double worst_c = 0, worst_s = 0;
+              const double eps = std::numeric_limits<float>::epsilon();
+              for (index_t j = 0; j < N; ++j) {
+                double sum = sums0[j], mag_s = std::abs(double(sums0[j]));
+                for (index_t k = 0; k < K; ++k) {
+                  const double b = tb == trans::yes ? B(j, k) : B(k, j);
+                  sum += b;
+                  mag_s += std::abs(b);
+                }
+                worst_s = std::max(worst_s, std::abs(double(s_simd[j]) - sum) / (2.0 * double(K + 2) * eps * mag_s));
+                CHECK(std::abs(double(s_ref[j]) - sum) <= 2.0 * double(K + 2) * eps * mag_s);
+                for (index_t i = 0; i < M; ++i) {
+                  double exact = 0, mag = 0;
+                  for (index_t k = 0; k < K; ++k) {
+                    const double a = ta == trans::yes ? A(k, i) : A(i, k);
+                    const double b = tb == trans::yes ? B(j, k) : B(k, j);
+                    exact += a * b;
+                    mag += std::abs(a * b);
+                  }
+                  exact = 1.5 * exact + double(beta) * C0(i, j) + bias[j];
+                  mag = 1.5 * mag + std::abs(double(beta) * C0(i, j)) + std::abs(double(bias[j]));
+                  worst_c = std::max(worst_c, std::abs(double(c_simd(i, j)) - exact) / (2.0 * double(K + 3) * eps * mag));
+                }
+              }
+              CHECK(worst_c <= 1.0);
+              CHECK(worst_s <= 1.0);
+            }
+}
+
+TEST_CASE("gemm: extras with alpha = 0, K = 0 and M = 0", "[kernels][gemm]") {
+  const auto B = test::random_matrix<float>(5, 3, 1);
+  const std::vector<float> bias{1.0f, 2.0f, 3.0f};
+  for (int b = 0; b < 2; ++b) {
+    auto gemm = [&](float alpha, cmatrix_view<float> a, float beta, matrix_view<float> c, span<float> sums) {
+      if (b == 0)
+        kernels::gemm<float>(backend::scalar{}, trans::no, trans::no, alpha, a, B, beta, c, {bias, sums});
+      else
+        kernels::gemm<float>(simd_be{}, trans::no, trans::no, alpha, a, B, beta, c, {bias, sums});
+    };
+    const matrix<float> A = matrix<float>::Constant(4, 5, std::numeric_limits<float>::quiet_NaN());
+    matrix<float> C = matrix<float>::Constant(4, 3, 2.0f);
+    std::vector<float> sums(3, 1.0f);
+    gemm(0.0f, A, 0.5f, C, sums);  // α = 0: C = β·C + bias, A not read
+    for (index_t j = 0; j < 3; ++j) {
+      CHECK((C.col(j).array() == 1.0f + bias[j]).all());
+      CHECK(sums[j] == Approx(1.0 + B.col(j).sum()));
+    }
+    matrix<float> A0(0, 5), C0(0, 3);
+    std::vector<float> sums2(3, 0.0f);
+    gemm(1.0f, A0, 0.0f, C0, sums2);  // M = 0: nothing to write, the sums are still taken
+    for (index_t j = 0; j < 3; ++j) CHECK(sums2[j] == Approx(B.col(j).sum()));
+  }
+  matrix<float> C(4, 3);
+  const auto A = test::random_matrix<float>(4, 5, 2);
+  const std::vector<float> short_bias{1.0f, 2.0f};
+  CHECK_THROWS_WITH(kernels::gemm<float>(trans::no, trans::no, 1.0f, A, B, 0.0f, C, {short_bias, {}}),
+                    Catch::Contains("length of the bias") && Catch::Contains("expected 3, got 2"));
 }
 
 TEST_CASE("gemm: shape errors name the dimension", "[kernels][gemm]") {

@@ -4,11 +4,16 @@
 //   kernels::gemm<float>(trans::no, trans::yes, 1.f, dy, W, 1.f, dx);       // dx += dy·Wᵀ
 //   kernels::gemm<float>(trans::yes, trans::no, 1.f, x, dy, 1.f, dW);       // dW += xᵀ·dy
 //   kernels::gemm<float>(backend::scalar{}, trans::no, trans::no, ...);      // the reference
+//   kernels::gemm<float>(trans::no, trans::no, 1.f, x, W, 0.f, y, {b});     // y = x·W + b
+//   kernels::gemm<float>(trans::yes, trans::no, 1.f, x, dy, 1.f, dW, {{}, db}); // and db += Σ dy
 //
 // op(A) is M × K and op(B) is K × N (op = identity or transpose), C is M × N. Contract:
 // - β = 0 means C is only written (it may hold garbage or NaN); otherwise it is read once.
 // - α = 0 or K = 0: C ← β·C (0 when β = 0); A and B are not read.
-// - C must not overlap A or B.
+// - C must not overlap A or B (nor the extras' spans).
+// - extras.bias (N values) is added to every row of C after the product; extras.b_sums (N
+//   values) receives += the column sums of op(B) (Σ over k), taken while op(B) is packed, so a
+//   bias gradient costs no extra pass over dy. Both are computed even when α = 0 or K = 0.
 // - Large products are split across threads by blocks of C (never along k) unless the call
 //   is already inside a parallel region; every element of C is computed by the same
 //   operations whatever the split, so results do not depend on the thread count.
@@ -41,10 +46,18 @@ cmatrix_view<T> op_cols(trans t, cmatrix_view<T> X, index_t lo, index_t count) {
 }
 }  // namespace detail
 
-/// C (M × N) = α·op(A)·op(B) + β·C; op(A): (M × K), op(B): (K × N).
+/// Work folded into a product's passes over its operands (see the contract above).
+template <class T>
+struct gemm_extras {
+  cspan<T> bias;   ///< (N) or empty: C += 1·biasᵀ after the product
+  span<T> b_sums;  ///< (N) or empty: b_sums += 1ᵀ·op(B)
+};
+
+/// C (M × N) = α·op(A)·op(B) + β·C (+ extras); op(A): (M × K), op(B): (K × N).
 template <class T, class Backend>
 void gemm(Backend be, trans ta, trans tb, nodeduce<T> alpha, cmatrix_view<nodeduce<T>> A,
-          cmatrix_view<nodeduce<T>> B, nodeduce<T> beta, matrix_view<T> C) {
+          cmatrix_view<nodeduce<T>> B, nodeduce<T> beta, matrix_view<T> C,
+          const gemm_extras<nodeduce<T>>& extras = {}) {
   static_assert(backend::is_host_v<Backend>, "gemm runs on host backends");
   static_assert(std::is_floating_point_v<T>, "gemm works in float or double");
   const index_t M = ta == trans::yes ? A.cols() : A.rows();
@@ -64,7 +77,15 @@ void gemm(Backend be, trans ta, trans tb, nodeduce<T> alpha, cmatrix_view<nodedu
           ") is smaller than its columns (", B.cols(), ")");
   require(C.rows() <= 1 || C.stride() >= C.cols(), "gemm: row stride of C (", C.stride(),
           ") is smaller than its columns (", C.cols(), ")");
-  if (M == 0 || N == 0) return;
+  if (!extras.bias.empty()) check_dim("gemm: length of the bias (columns of C)", extras.bias.size(), N);
+  if (!extras.b_sums.empty()) check_dim("gemm: length of b_sums (columns of op(B))", extras.b_sums.size(), N);
+  if (M == 0 || N == 0) {
+    if (N > 0 && !extras.b_sums.empty())  // M = 0: the column sums of op(B) are still asked for
+      backend::gemm<T>(backend::scalar{}, ta, tb, T(1), A, B, T(0), C, nullptr, extras.b_sums.data());
+    return;
+  }
+  const T* bias = extras.bias.empty() ? nullptr : extras.bias.data();
+  T* b_sums = extras.b_sums.empty() ? nullptr : extras.b_sums.data();
 
   using tile = backend::gemm_tile<Backend, T>;
   const double flops = 2.0 * double(M) * double(N) * double(K);
@@ -78,8 +99,9 @@ void gemm(Backend be, trans ta, trans tb, nodeduce<T> alpha, cmatrix_view<nodedu
       const index_t grain = std::max<index_t>(1, index_t(detail::gemm_flops_per_thread / per_block));
       parallel_for(0, row_blocks, grain, [&](index_t lo, index_t hi) {
         const index_t i0 = lo * tile::rows, i1 = std::min(M, hi * tile::rows);
+        // Every row block packs all of op(B): the first one alone adds its column sums.
         backend::gemm(be, ta, tb, T(alpha), detail::op_rows(ta, A, i0, i1 - i0), B, T(beta),
-                      C.middle_rows(i0, i1 - i0));
+                      C.middle_rows(i0, i1 - i0), bias, i0 == 0 ? b_sums : nullptr);
       });
     } else {
       const double per_block = flops / double(col_blocks);
@@ -87,21 +109,21 @@ void gemm(Backend be, trans ta, trans tb, nodeduce<T> alpha, cmatrix_view<nodedu
       parallel_for(0, col_blocks, grain, [&](index_t lo, index_t hi) {
         const index_t j0 = lo * tile::cols, j1 = std::min(N, hi * tile::cols);
         backend::gemm(be, ta, tb, T(alpha), A, detail::op_cols(tb, B, j0, j1 - j0), T(beta),
-                      C.middle_cols(j0, j1 - j0));
+                      C.middle_cols(j0, j1 - j0), bias ? bias + j0 : nullptr, b_sums ? b_sums + j0 : nullptr);
       });
     }
     return;
   }
-  backend::gemm(be, ta, tb, T(alpha), A, B, T(beta), C);
+  backend::gemm(be, ta, tb, T(alpha), A, B, T(beta), C, bias, b_sums);
 }
 
 /// The same on reg4rec::default_backend.
 template <class T>
 void gemm(trans ta, trans tb, nodeduce<T> alpha, cmatrix_view<nodeduce<T>> A, cmatrix_view<nodeduce<T>> B,
-          nodeduce<T> beta, matrix_view<T> C) {
+          nodeduce<T> beta, matrix_view<T> C, const gemm_extras<nodeduce<T>>& extras = {}) {
   // Qualified: unqualified, argument-dependent lookup would find backend::gemm (a better
   // match) and skip the checks and the thread split.
-  kernels::gemm<T>(default_backend{}, ta, tb, alpha, A, B, beta, C);
+  kernels::gemm<T>(default_backend{}, ta, tb, alpha, A, B, beta, C, extras);
 }
 
 }  // namespace reg4rec::kernels

@@ -111,8 +111,7 @@ double linear_cross_entropy(cmatrix_view<T> h, cmatrix_view<T> W, cspan<nodeduce
     const index_t c = std::min(chunk, n - r0);
     auto lg = logits.middle_rows(0, c);
     const auto hc = h.middle_rows(r0, c);
-    kernels::gemm<T>(trans::no, trans::yes, T(1), hc, W, T(0), lg);
-    if (!bias.empty()) lg.eigen().rowwise() += bias.eigen().transpose();
+    kernels::gemm<T>(trans::no, trans::yes, T(1), hc, W, T(0), lg, {bias, {}});
     loss += cross_entropy<T, Backend>(lg, targets.subspan(r0, c), weights.empty() ? weights : weights.subspan(r0, c),
                                       per_chunk);
     kernels::gemm<T>(trans::no, trans::no, T(1), lg, W, T(0), dh.middle_rows(r0, c));

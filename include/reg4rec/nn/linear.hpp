@@ -37,8 +37,9 @@ class linear {
     check(x, "x");
     check_dim(cat_("rows of y").c_str(), y.rows(), x.rows());
     check_dim(cat_("columns of y").c_str(), y.cols(), out_);
-    kernels::gemm<T>(trans::no, trans::no, T(1), x, weight.value(), T(0), y);
-    if (bias.valid()) y.eigen().rowwise() += cmatrix_view<T>(bias.value()).eigen().row(0);
+    // The bias is added in the product's epilogue (no second pass over y).
+    kernels::gemm<T>(trans::no, trans::no, T(1), x, weight.value(), T(0), y,
+                     {bias.valid() ? cspan<T>(bias.value().data(), out_) : cspan<T>(), {}});
   }
 
   /// dW += xᵀ·dy, db += Σ_rows dy; dx: (n, in) = dy·Wᵀ unless dx is empty (input needs no
@@ -47,8 +48,9 @@ class linear {
     check(x, "x");
     check_dim(cat_("rows of dy").c_str(), dy.rows(), x.rows());
     check_dim(cat_("columns of dy").c_str(), dy.cols(), out_);
-    kernels::gemm<T>(trans::yes, trans::no, T(1), x, dy, T(1), weight.grad());
-    if (bias.valid()) bias.grad().eigen().row(0) += dy.eigen().colwise().sum();
+    // db is summed from dy while the product packs it (no second pass over dy).
+    kernels::gemm<T>(trans::yes, trans::no, T(1), x, dy, T(1), weight.grad(),
+                     {{}, bias.valid() ? span<T>(bias.grad().data(), out_) : span<T>()});
     if (!dx.empty()) {
       check_dim(cat_("rows of dx").c_str(), dx.rows(), x.rows());
       check_dim(cat_("columns of dx").c_str(), dx.cols(), in_);
