@@ -9,7 +9,7 @@
 //
 // op(A) is M × K and op(B) is K × N (op = identity or transpose), C is M × N. Contract:
 // - β = 0 means C is only written (it may hold garbage or NaN); otherwise it is read once.
-// - α = 0 or K = 0: C ← β·C (0 when β = 0); A and B are not read.
+// - α = 0 or K = 0: C ← β·C (0 when β = 0); A is not read, nor B unless b_sums is asked for.
 // - C must not overlap A or B (nor the extras' spans).
 // - extras.bias (N values) is added to every row of C after the product; extras.b_sums (N
 //   values) receives += the column sums of op(B) (Σ over k), taken while op(B) is packed, so a
