@@ -16,8 +16,7 @@
 // read in place; only a last block of fewer than MR rows is copied (zero-padded). The
 // transposition of op(B) is absorbed by its packing, so one micro-kernel serves all four
 // cases. KC is 512 floats for NN/NT (one pass over C for the K of our layers) and 256 for TN,
-// whose K is the batch and whose next op(B) block (and Aᵀ rows) is prefetched into L2 by the
-// kernel calls of the current block, one line per step of k.
+// whose K is the batch (C, in L2, is read and written once per k block).
 //
 // Edges. A partial tile is computed by the same kernel on a local buffer (holding the valid
 // part of C when β ≠ 0) and its valid part copied out. Every element of C therefore sees the
@@ -30,7 +29,6 @@
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
-#include <utility>
 
 #include <xsimd/xsimd.hpp>
 
@@ -58,8 +56,8 @@ struct config {
   static_assert(NV <= 4, "call_kernel dispatches panels of 1 to 4 vectors");
   // Depth of a k block. NN and NT: 2 KiB of k (512 floats) covers the K of our layers in
   // one pass, so C is written once; the MR × KC micro-panel of op(A) (12 KiB) stays in L1.
-  // TN (weight gradients, K = the batch): half that, so that the op(B) block and the next
-  // one, prefetched while this one runs, fit in L2 together with C.
+  // TN (weight gradients, K = the batch): half that, leaving L2 room for C, which every k
+  // block reads and writes.
   static constexpr index_t KC = 2048 / index_t(sizeof(T));
   static constexpr index_t KC_TN = 1024 / index_t(sizeof(T));
   // Columns of a block: the KC × NC block of packed op(B) takes at most 512 KiB (half the L2
@@ -77,8 +75,6 @@ struct kernel_args {
   index_t ldc;
   T alpha, beta;  // c ← α·acc (β = 0: C not read) or fma(α, acc, β·c) ...
   const T* bias;  // ... then + bias[j] when not null (NV·W values readable)
-  const char* pf; // pf_lines cache lines (contiguous) to prefetch into L2, one per step
-  index_t pf_lines;
 };
 
 // acc (MR × NV·W) = Σ_k op(A)(:, k) ⊗ op(B)(k, :) over kc steps, then the update of the tile.
@@ -89,10 +85,9 @@ REG4REC_NOINLINE void micro_kernel(const kernel_args<T>& g) {
   using batch = xsimd::batch<T, A>;
   constexpr index_t W = batch::size;
   constexpr index_t NR = NV * W;
-  const index_t kc = g.kc, lda = g.lda, pf_lines = g.pf_lines;
+  const index_t kc = g.kc, lda = g.lda;
   const T* REG4REC_RESTRICT a = g.a;
   const T* REG4REC_RESTRICT b = g.b;
-  const char* pf = g.pf;
   batch acc[MR][NV];
 #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r)
@@ -100,7 +95,6 @@ REG4REC_NOINLINE void micro_kernel(const kernel_args<T>& g) {
     for (int q = 0; q < NV; ++q) acc[r][q] = batch(T(0));
 #pragma GCC unroll 2
   for (index_t k = 0; k < kc; ++k) {
-    if (k < pf_lines) __builtin_prefetch(pf + k * 64, 0, 2);
     const T* bk = b + k * NR;
     batch bv[NV];
 #pragma GCC unroll 8
@@ -207,58 +201,6 @@ void pack_a(trans ta, cmatrix_view<T> A, index_t i0, index_t mr, index_t k0, ind
   }
 }
 
-// Software prefetch, into L2, of data the next block will read (the sources of the next
-// packing, Aᵀ read in place), spread over the kernel calls of the current block one line per
-// step of k, so that the transfers overlap the arithmetic instead of stalling the packing.
-// Up to two sources, each rows of a byte range [offset, offset + bytes), `stride` bytes apart;
-// handed out as contiguous runs of lines (whole blocks when the rows are contiguous).
-class prefetcher {
- public:
-  void reset() { count_ = 0, seg_ = 0, row_ = 0, line_ = 0; }
-  void add(const void* first_row, index_t rows, index_t stride_bytes, index_t offset_bytes, index_t bytes) {
-    if (rows <= 0 || bytes <= 0 || count_ == 2) return;
-    const auto start = reinterpret_cast<std::uintptr_t>(first_row) + std::uintptr_t(offset_bytes);
-    const auto aligned = start & ~std::uintptr_t(63);
-    segment& s = segs_[count_++];
-    s.base = reinterpret_cast<const char*>(aligned);
-    s.stride = stride_bytes;
-    if (stride_bytes == bytes) {  // contiguous rows: one run
-      s.lines = index_t((start + std::uintptr_t(bytes * rows) - aligned + 63) / 64);
-      s.rows = 1;
-    } else {
-      s.lines = index_t((start + std::uintptr_t(bytes) - aligned + 63) / 64);
-      s.rows = rows;
-    }
-  }
-  index_t total_lines() const {
-    index_t t = 0;
-    for (int i = 0; i < count_; ++i) t += segs_[i].rows * segs_[i].lines;
-    return t;
-  }
-  /// The next run of at most n lines: its first line and its length (0 when done).
-  std::pair<const char*, index_t> next(index_t n) {
-    if (seg_ >= count_ || n <= 0) return {nullptr, 0};
-    const segment& s = segs_[seg_];
-    const index_t got = std::min(n, s.lines - line_);
-    const char* p = s.base + row_ * s.stride + line_ * 64;
-    line_ += got;
-    if (line_ == s.lines) {
-      line_ = 0;
-      if (++row_ == s.rows) row_ = 0, ++seg_;
-    }
-    return {p, got};
-  }
-
- private:
-  struct segment {
-    const char* base;
-    index_t stride, lines, rows;
-  };
-  segment segs_[2];
-  int count_ = 0, seg_ = 0;
-  index_t row_ = 0, line_ = 0;
-};
-
 }  // namespace gemm_detail
 
 template <class T, class A>
@@ -293,7 +235,6 @@ void gemm(simd<A>, trans ta, trans tb, T alpha, cmatrix_view<T> Am, cmatrix_view
   const index_t panels_max = std::max<index_t>(1, cfg::NC_BYTES / (kc * NR * sz));
   const index_t panels_all = (N + NR - 1) / NR;
   const index_t nc = std::min(panels_all, panels_max) * NR;
-  const index_t row_blocks = (M + MR - 1) / MR;
 
   auto& ws = thread_workspace();
   auto frame = ws.scope();
@@ -301,7 +242,6 @@ void gemm(simd<A>, trans ta, trans tb, T alpha, cmatrix_view<T> Am, cmatrix_view
   T* pa = ws.take<T>(kc * MR).data();
   T* tile = ws.take<T>(MR * NR).data();
   T* tile_bias = ws.take<T>(NR).data();
-  gemm_detail::prefetcher pf;
 
   for (index_t jc = 0; jc < N; jc += nc) {
     const index_t nb = std::min(nc, N - jc);
@@ -310,22 +250,6 @@ void gemm(simd<A>, trans ta, trans tb, T alpha, cmatrix_view<T> Am, cmatrix_view
       const index_t kb = std::min(kc, K - pc);
       const bool first_k = pc == 0;
       gemm_detail::pack_b<T, A, NR>(tb, Bm, pc, kb, jc, nb, pb, b_sums ? b_sums + jc : nullptr);
-      // While this block runs, fetch what the next block packs (op(B)) or reads in place (Aᵀ).
-      pf.reset();
-      {
-        const bool last_k = pc + kc >= K;
-        const index_t jn = last_k ? jc + nc : jc, pn = last_k ? 0 : pc + kc;
-        if (jn < N) {
-          const index_t nbn = std::min(nc, N - jn), kbn = std::min(kc, K - pn);
-          if (tb == trans::no)
-            pf.add(Bm.row_ptr(pn), kbn, Bm.stride() * sz, jn * sz, nbn * sz);
-          else
-            pf.add(Bm.row_ptr(jn), nbn, Bm.stride() * sz, pn * sz, kbn * sz);
-          if (ta == trans::yes) pf.add(Am.row_ptr(pn), kbn, Am.stride() * sz, 0, M * sz);
-        }
-      }
-      const index_t calls = row_blocks * panels;
-      const index_t pf_per_call = std::min(kb, 2 * ((pf.total_lines() + calls - 1) / calls));
       for (index_t ir = 0; ir < M; ir += MR) {
         const index_t mr = std::min<index_t>(MR, M - ir);
         // op(A) in place (A's rows, or Aᵀ's k-major columns) unless the block is short.
@@ -339,9 +263,6 @@ void gemm(simd<A>, trans ta, trans tb, T alpha, cmatrix_view<T> Am, cmatrix_view
         g.alpha = alpha;
         g.beta = first_k ? beta : T(1);
         for (index_t p = 0; p < panels; ++p) {
-          const auto run = pf.next(pf_per_call);
-          g.pf = run.first;
-          g.pf_lines = run.second;
           const index_t j = jc + p * NR;
           const index_t nr = std::min<index_t>(NR, nb - p * NR);
           const int nv = static_cast<int>((nr + W - 1) / W);
