@@ -25,9 +25,6 @@
 #pragma once
 
 #include <algorithm>
-#include <cmath>
-#include <cstdint>
-#include <cstring>
 #include <type_traits>
 
 #include <xsimd/xsimd.hpp>
