@@ -48,6 +48,7 @@ inline run_settings settings_from(const args& a) {
   rs.level = parse_preset(a.get("preset", "quick"));
   rs.seed = static_cast<std::uint64_t>(a.get_int("seed", 1));
   rs.features_path = a.get("features", "");
+  if (!rs.features_path.empty()) io::read_npy_header(rs.features_path);  // a bad file fails now, not after training
   rs.log = a.has("quiet") ? nullptr : &std::clog;
   apply_threads(a);
   for (const auto& k : numeric_options())
