@@ -167,9 +167,15 @@ inline model_run run_tiger(const dataset& ds, const data::leave_one_out_split& s
   const auto t = train_preset(rs, "tiger");
   const auto hist = train_with_validation(gen, search, split, rs, t);
   r.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  r.test = eval::evaluate(search, split, data::stage::test, test_options("tiger", rs.log));
+  add_tokenizer_curves(r, "rq-vae", rq.history(), stats.utilisation);
+  add_train_curves(r, "tiger", hist);
+  if (rs.evaluate_test) r.test = eval::evaluate(search, split, data::stage::test, test_options("tiger", rs.log));
   r.tokenizer = [stats, fit_seconds, dr = table.dedup_range()](io::json_writer& j) { write_stats(j, stats, fit_seconds, dr); };
   r.config = [gcfg, t, hist, bo](io::json_writer& j) { write_train(j, gcfg, t, hist, bo.beam); };
+  if (!rs.save_dir.empty())
+    save_generative(rs.save_dir, ds,
+                    {"tiger", &gen, &trie, nullptr, nullptr, pop, {"prefix_trie", "fixed", bo.beam}, "rq-vae",
+                     [&rq](const std::string& p) { rq.save(p); }, r.config});
   return r;
 }
 
@@ -208,9 +214,15 @@ inline model_run run_reg4rec_sft(const dataset& ds, const data::leave_one_out_sp
   t.order = rs.get_int("random-order", 0) ? model::train_order::random : model::train_order::confidence;
   const auto hist = train_with_validation(gen, search, split, rs, t);
   r.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  r.test = eval::evaluate(search, split, data::stage::test, test_options("reg4rec-sft", rs.log));
+  add_tokenizer_curves(r, "mpq", mq.history(), stats.utilisation);
+  add_train_curves(r, "reg4rec-sft", hist);
+  if (rs.evaluate_test) r.test = eval::evaluate(search, split, data::stage::test, test_options("reg4rec-sft", rs.log));
   r.tokenizer = [stats, fit_seconds](io::json_writer& j) { write_stats(j, stats, fit_seconds, 0); };
   r.config = [gcfg, t, hist, bo](io::json_writer& j) { write_train(j, gcfg, t, hist, bo.beam); };
+  if (!rs.save_dir.empty())
+    save_generative(rs.save_dir, ds,
+                    {"reg4rec-sft", &gen, nullptr, &post, nullptr, pop, {"posting_index", "confidence", bo.beam}, "mpq",
+                     [&mq](const std::string& p) { mq.save(p); }, r.config});
   return r;
 }
 

@@ -24,6 +24,7 @@ struct reg4rec_assets {
   std::vector<std::int32_t> item_category;
   align::reward_context ctx;
   index_t experts = 4, codebook = 256;
+  std::shared_ptr<quant::reg4rec_mpq> tokenizer;  // kept for its history() and save()
 };
 
 inline std::unique_ptr<reg4rec_assets> build_reg4rec_assets(const dataset& ds, const data::leave_one_out_split& split,
@@ -35,7 +36,8 @@ inline std::unique_ptr<reg4rec_assets> build_reg4rec_assets(const dataset& ds, c
   quant::mpq_config qc;
   qc.experts = a->experts = rs.get_int("experts", 4);
   qc.epochs = rs.get_int("vae-epochs", rs.quick() ? 30 : 300);
-  quant::reg4rec_mpq mq(qc);
+  a->tokenizer = std::make_shared<quant::reg4rec_mpq>(qc);
+  auto& mq = *a->tokenizer;
   quant::fit_options fo;
   fo.seed = rs.seed;
   fo.log = rs.log;
@@ -180,7 +182,10 @@ inline model_run run_reg4rec(const dataset& ds, const data::leave_one_out_split&
   align::pars_history ph;
   const auto full = run_pars(*sft, *a, split, rs, rs.get_int("msra-steps", 3), ph);
   r.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  r.test = evaluate_reg4rec(*full, *a, split, rs, true, "reg4rec");
+  add_tokenizer_curves(r, "mpq", a->tokenizer->history(), a->stats.utilisation);
+  add_train_curves(r, "reg4rec (SFT)", sft_hist);
+  add_pars_curves(r, "reg4rec (PARS + MSRA)", ph, double(sft_hist.epochs.size()));
+  if (rs.evaluate_test) r.test = evaluate_reg4rec(*full, *a, split, rs, true, "reg4rec");
   const auto po = pars_preset(rs, rs.get_int("msra-steps", 3));
   r.tokenizer = [s = a->stats, fs = a->tokenizer_seconds](io::json_writer& j) { write_stats(j, s, fs, 0); };
   r.config = [gcfg, t, sft_hist, po, ph, bo = reg4rec_beam(rs), co = corp_preset(rs)](io::json_writer& j) {
@@ -191,6 +196,14 @@ inline model_run run_reg4rec(const dataset& ds, const data::leave_one_out_split&
     j.key("corp").begin_object().field("theta", co.theta).field("k_min", co.k_min).end_object();
     j.end_object();
   };
+  if (!rs.save_dir.empty()) {
+    const auto bo = reg4rec_beam(rs);
+    const auto co = corp_preset(rs);
+    save_generative(rs.save_dir, ds,
+                    {"reg4rec", full.get(), nullptr, &a->posting, &a->categories, a->popularity,
+                     {"posting_index", "confidence", bo.beam, true, co.theta, co.k_min}, "mpq",
+                     [tok = a->tokenizer](const std::string& p) { tok->save(p); }, r.config});
+  }
   return r;
 }
 
