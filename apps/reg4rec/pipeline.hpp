@@ -34,7 +34,7 @@ inline const std::set<std::string>& numeric_options() {
                                        "patience", "eval-users", "d-model", "heads", "d-ff", "layers", "dropout",
                                        "label-smoothing", "beam", "experts", "random-order", "pars-epochs", "pars-lr",
                                        "pars-kl", "pars-sft", "pars-paths", "pars-users", "msra-steps", "msra-gamma",
-                                       "corp-theta", "corp-kmin", "item-level", "pars-max-users"};
+                                       "corp-theta", "corp-kmin", "item-level", "pars-max-users", "mpq-candidates"};
   return o;
 }
 
