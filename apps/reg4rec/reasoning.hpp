@@ -219,6 +219,32 @@ inline model_run run_reg4rec(const dataset& ds, const data::leave_one_out_split&
   return r;
 }
 
+/// REG4Rec-SFT: the supervised model alone (MPQ tokens with collision handling, CRSS decoding
+/// over posting lists, no PARS/MSRA/CORP) — the first row of the ablation.
+inline model_run run_reg4rec_sft(const dataset& ds, const data::leave_one_out_split& split, const run_settings& rs) {
+  model_run r;
+  r.model = "reg4rec-sft";
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto a = build_reg4rec_assets(ds, split, rs);
+  model::train_history hist;
+  model::generator_config gcfg;
+  model::generator_train_options t;
+  const auto gen = train_sft(*a, split, rs, hist, gcfg, t);
+  r.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  add_tokenizer_curves(r, "mpq", a->tokenizer->history(), a->stats.utilisation);
+  add_train_curves(r, "reg4rec-sft", hist);
+  if (rs.evaluate_test) r.test = evaluate_reg4rec(*gen, *a, split, rs, false, "reg4rec-sft");
+  r.tokenizer = [s = a->stats, fs = a->tokenizer_seconds](io::json_writer& j) { write_stats(j, s, fs, 0); };
+  const auto bo = reg4rec_beam(rs);
+  r.config = [gcfg, t, hist, bo](io::json_writer& j) { write_train(j, gcfg, t, hist, bo.beam); };
+  if (!rs.save_dir.empty())
+    save_generative(rs.save_dir, ds,
+                    {"reg4rec-sft", gen.get(), nullptr, &a->posting, &a->categories, a->popularity,
+                     {"posting_index", "confidence", bo.beam}, "mpq",
+                     [tok = a->tokenizer](const std::string& p) { tok->save(p); }, r.config});
+  return r;
+}
+
 inline const std::map<std::string, model_runner>& model_runners() {
   static const std::map<std::string, model_runner> m{{"popularity", run_popularity}, {"sasrec", run_sasrec},
                                                      {"tiger", run_tiger},           {"reg4rec-sft", run_reg4rec_sft},

@@ -63,7 +63,7 @@ struct rating_level {
   }
 
   // dQ: gradient reaching Q; g_sc: weight of SC in the loss (−λ). Adds to dE and dC.
-  void backward(cmatrix_view<T> E, cmatrix_view<T> C, T tau, cmatrix_view<T> dQ, T g_sc, index_t n_total,
+  void backward(cmatrix_view<T> /*E: the forward pass kept what it needs*/, cmatrix_view<T> C, T tau, cmatrix_view<T> dQ, T g_sc, index_t n_total,
                 matrix_view<T> dE, matrix_view<T> dC) const {
     const T scn = g_sc / T(n_total);
     matrix<T> dW = dQ.eigen() * C.eigen().transpose();
