@@ -308,9 +308,10 @@ inline int cmd_align(const std::vector<std::string>& argv, const char* argv0) {
   const auto t0 = std::chrono::steady_clock::now();
   const auto policy = run_pars(*sft.generator, as, split, rs, msra, ph);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const run_settings rs_corp = with_corp_theta(*policy, as, split, rs);
 
   const auto po = pars_preset(rs, msra);
-  const auto co = corp_preset(rs);
+  const auto co = corp_preset(rs_corp);
   const index_t beam = rs.get_int("beam", sft.decoder.beam);
   const json_value sft_training = sft.manifest.has("training") ? sft.manifest.at("training") : json_value();
   const std::string tokenizer_file = sft.manifest.at("files").has("tokenizer")
@@ -340,7 +341,7 @@ inline int cmd_align(const std::vector<std::string>& argv, const char* argv0) {
     model_run r;
     r.model = "reg4rec";
     r.train_seconds = secs;
-    r.test = evaluate_reg4rec(*policy, as, split, rs, true, "reg4rec");
+    r.test = evaluate_reg4rec(*policy, as, split, rs_corp, true, "reg4rec");
     io::write_file_atomic(out + "/metrics.json", metrics_json(r, ds.name));
     std::printf("%s", summary_table({r}).c_str());
   }

@@ -167,6 +167,35 @@ inline eval::eval_result evaluate_reg4rec(const model::sid_generator<float>& m, 
   return eval::evaluate(s, split, data::stage::test, test_options(name, rs.log));
 }
 
+/// CORP's θ for the aligned model: --corp-theta when given, else the best of {0.5 (SPEC), 0.3,
+/// 0 (category consistency off)} by validation Recall@10 on the validation users of the preset
+/// (ties keep the larger θ). Returns settings with "corp-theta" set.
+inline run_settings with_corp_theta(const model::sid_generator<float>& m, const reg4rec_assets& a,
+                                    const data::leave_one_out_split& split, const run_settings& rs) {
+  run_settings out = rs;
+  if (rs.overrides.count("corp-theta")) return out;
+  const decode::posting_constraint pc(a.posting, a.popularity);
+  eval::evaluator_options vo;
+  vo.ks = {10};
+  vo.max_users = rs.get_int("eval-users", rs.quick() ? 2000 : 6000);
+  vo.log = nullptr;
+  double best = -1, best_theta = 0.5;
+  for (double theta : {0.5, 0.3, 0.0}) {
+    out.overrides["corp-theta"] = theta;
+    const decode::corp_pruner pr(a.categories, a.experts, corp_preset(out));
+    const corp_search s(m, pc, reg4rec_beam(out), pr);
+    const double r10 = eval::evaluate(s, split, data::stage::validation, vo).recall[0];
+    if (rs.log) *rs.log << "corp θ " << theta << ": validation R@10 " << r10 << "\n";
+    if (r10 > best) {
+      best = r10;
+      best_theta = theta;
+    }
+  }
+  out.overrides["corp-theta"] = best_theta;
+  if (rs.log) *rs.log << "corp θ = " << best_theta << " (chosen on validation; --corp-theta fixes it)\n";
+  return out;
+}
+
 inline void write_pars(io::json_writer& j, const align::pars_options& o, const align::pars_history& h) {
   j.begin_object().field("paths", o.paths).field("epochs_max", o.epochs).field("lr", o.lr).field("beta_kl", o.beta_kl);
   j.field("lambda_sft", o.lambda_sft).field("clip", o.clip).field("msra_steps", o.msra_steps).field("msra_gamma", o.msra_gamma);
@@ -182,17 +211,18 @@ inline void write_pars(io::json_writer& j, const align::pars_options& o, const a
 }
 
 /// The full model: SFT + PARS + MSRA + CORP.
-inline model_run run_reg4rec(const dataset& ds, const data::leave_one_out_split& split, const run_settings& rs) {
+inline model_run run_reg4rec(const dataset& ds, const data::leave_one_out_split& split, const run_settings& rs0) {
   model_run r;
   r.model = "reg4rec";
   const auto t0 = std::chrono::steady_clock::now();
-  const auto a = build_reg4rec_assets(ds, split, rs);
+  const auto a = build_reg4rec_assets(ds, split, rs0);
   model::train_history sft_hist;
   model::generator_config gcfg;
   model::generator_train_options t;
-  const auto sft = train_sft(*a, split, rs, sft_hist, gcfg, t);
+  const auto sft = train_sft(*a, split, rs0, sft_hist, gcfg, t);
   align::pars_history ph;
-  const auto full = run_pars(*sft, *a, split, rs, rs.get_int("msra-steps", 3), ph);
+  const auto full = run_pars(*sft, *a, split, rs0, rs0.get_int("msra-steps", 3), ph);
+  const run_settings rs = with_corp_theta(*full, *a, split, rs0);
   r.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   add_tokenizer_curves(r, "mpq", a->tokenizer->history(), a->stats.utilisation);
   add_train_curves(r, "reg4rec (SFT)", sft_hist);
