@@ -1,5 +1,6 @@
 // The reg4rec command-line program: `reg4rec <command> [options]`, `reg4rec <command> --help`.
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <functional>
 #include <iostream>
@@ -51,6 +52,40 @@ const std::set<std::string>& numeric_options() {
   return o;
 }
 
+// The value of a numeric override, checked against its range before any work starts (a bad
+// value found after an hour of training is a bad value found too late).
+double checked_override(const args& a, const std::string& k) {
+  static const std::set<std::string> at_least_one{"epochs", "vae-epochs", "batch-size", "d-model", "heads", "d-ff",
+                                                  "layers", "beam", "experts", "pars-epochs", "pars-paths",
+                                                  "pars-users", "msra-steps"};
+  static const std::set<std::string> non_negative{"eval-every", "patience", "eval-users", "weight-decay",
+                                                  "pars-kl", "pars-sft", "corp-kmin", "random-order"};
+  static const std::set<std::string> positive{"lr", "pars-lr"};
+  static const std::set<std::string> fraction{"dropout", "label-smoothing"};
+  static const std::set<std::string> integral{"epochs", "vae-epochs", "batch-size", "d-model", "heads", "d-ff",
+                                              "layers", "beam", "experts", "pars-epochs", "pars-paths", "pars-users",
+                                              "msra-steps", "eval-every", "patience", "eval-users", "corp-kmin",
+                                              "random-order"};
+  const double v = a.get_double(k, 0);
+  auto bad = [&](const char* what) {
+    throw usage_error("--" + k + " " + what + ", got '" + a.get(k, "") + "'");
+  };
+  if (integral.count(k) && (v != std::floor(v) || std::abs(v) > 1e15)) bad("expects a whole number");
+  if (at_least_one.count(k) && v < 1) bad("must be at least 1");
+  if (non_negative.count(k) && v < 0) bad("must not be negative");
+  if (positive.count(k) && v <= 0) bad("must be positive");
+  if (fraction.count(k) && !(v >= 0 && v < 1)) bad("must lie in [0, 1)");
+  return v;
+}
+
+// --threads N: at least 1.
+void apply_threads(const args& a) {
+  if (!a.has("threads")) return;
+  const long long n = a.get_int("threads", 2);
+  if (n < 1 || n > 4096) throw usage_error("--threads must be in [1, 4096], got '" + a.get("threads", "") + "'");
+  set_num_threads(static_cast<int>(n));
+}
+
 // reg4rec ablation: REG4Rec-SFT and each reasoning component added in turn.
 int cmd_ablation(const std::vector<std::string>& argv) {
   std::set<std::string> valued{"data", "preset", "out", "seed", "threads", "features"};
@@ -61,9 +96,9 @@ int cmd_ablation(const std::vector<std::string>& argv) {
   rs.seed = static_cast<std::uint64_t>(a.get_int("seed", 1));
   rs.features_path = a.get("features", "");
   rs.log = a.has("quiet") ? nullptr : &std::clog;
-  if (a.has("threads")) set_num_threads(static_cast<int>(a.get_int("threads", 2)));
+  apply_threads(a);
   for (const auto& k : numeric_options())
-    if (a.has(k)) rs.overrides[k] = a.get_double(k, 0);
+    if (a.has(k)) rs.overrides[k] = checked_override(a, k);
   const auto ds = cli::load_dataset(a.get("data", cli::default_data_dir(g_argv0)));
   const std::string out = a.get("out", "out/" + ds.name + "/ablation");
   cli::make_dirs(out);
@@ -97,8 +132,8 @@ int cmd_pipeline(const std::vector<std::string>& argv) {
   rs.seed = static_cast<std::uint64_t>(a.get_int("seed", 1));
   rs.features_path = a.get("features", "");
   for (const auto& k : numeric)
-    if (a.has(k)) rs.overrides[k] = a.get_double(k, 0);
-  if (a.has("threads")) set_num_threads(static_cast<int>(a.get_int("threads", 2)));
+    if (a.has(k)) rs.overrides[k] = checked_override(a, k);
+  apply_threads(a);
   std::ostream* log = a.has("quiet") ? nullptr : &std::clog;
   rs.log = log;
   std::vector<std::string> models;
@@ -147,9 +182,9 @@ int cmd_tokenize(const std::vector<std::string>& argv) {
   rs.seed = static_cast<std::uint64_t>(a.get_int("seed", 1));
   rs.features_path = a.get("features", "");
   rs.log = a.has("quiet") ? nullptr : &std::clog;
-  if (a.has("threads")) set_num_threads(static_cast<int>(a.get_int("threads", 2)));
+  apply_threads(a);
   for (const char* k : {"vae-epochs", "experts"})
-    if (a.has(k)) rs.overrides[k] = a.get_double(k, 0);
+    if (a.has(k)) rs.overrides[k] = checked_override(a, k);
   std::vector<std::string> methods;
   const std::string which = a.get("method", "all");
   if (which == "all")
@@ -240,6 +275,13 @@ int main(int argc, char** argv) {
     return 2;
   } catch (const reg4rec::error& e) {
     std::fprintf(stderr, "reg4rec %s: %s\n", name.c_str(), e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "reg4rec %s: out of memory\n", name.c_str());
+    return 1;
+  } catch (const std::exception& e) {
+    // Not a reg4rec::error: a bug or an unforeseen failure, reported in one line all the same.
+    std::fprintf(stderr, "reg4rec %s: internal error: %s\n", name.c_str(), e.what());
     return 1;
   }
 }

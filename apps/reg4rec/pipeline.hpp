@@ -68,6 +68,10 @@ inline void make_dirs(const std::string& path) {
     }
     if (i < path.size()) p += path[i];
   }
+  // An existing non-folder (a file given as --out) is found now, not after the training.
+  struct stat st;
+  if (!path.empty() && (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)))
+    throw io_error(path, "exists and is not a folder");
 }
 
 inline std::string metrics_json(const model_run& r, const std::string& dataset) {
