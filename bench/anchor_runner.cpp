@@ -6,6 +6,9 @@
 //   /usr/bin/python3 ../shared/anchors/run_all.py torch_transformer_step \
 //       --extra lib='build/bench/reg4rec_anchor train_step'
 #include <algorithm>
+#include <array>
+#include <cmath>
+#include <set>
 #include <chrono>
 #include <cstdio>
 #include <functional>
@@ -13,8 +16,11 @@
 #include <string>
 #include <vector>
 
+#include <reg4rec/decode/beam_search.hpp>
+#include <reg4rec/decode/constraints.hpp>
 #include <reg4rec/model/causal_lm.hpp>
 #include <reg4rec/optim.hpp>
+#include <reg4rec/quant/rq_vae.hpp>
 
 using namespace reg4rec;
 
@@ -81,8 +87,92 @@ void train_step() {
   emit("lib.torch_transformer_step", double(B * T) / median(ts), "tokens/s");
 }
 
+// torch_rqvae_step: encoder 768→512→256→128→32 (ReLU), 3 levels × 256 codes, mirrored decoder,
+// straight-through, β = 0.25, Adam lr 1e-3, batch 1024, N(0, 1) input. rq_vae trains through
+// fit(), so a step is timed as the difference between fits of 2 and 7 epochs of 20 batches
+// each (100 steps); both fits include the same k-means initialisation on the first batch.
+void rqvae_step() {
+  const index_t B = 1024, n = 20 * B, d = 768;
+  rng g(0);
+  matrix<float> x(n, d);
+  for (index_t i = 0; i < x.size(); ++i) x.data()[i] = g.normal<float>();
+  auto fit_seconds = [&](index_t epochs) {
+    quant::rq_vae_config c;
+    c.hidden = {512, 256, 128};
+    c.latent_dim = 32;
+    c.levels = 3;
+    c.codebook_size = 256;
+    c.epochs = epochs;
+    c.batch_size = B;
+    c.lr = 1e-3;
+    c.dead_code_reset = 0;
+    quant::tiger_rq_vae m(c);
+    const auto t0 = std::chrono::steady_clock::now();
+    m.fit(x, quant::fit_options{});
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  fit_seconds(1);  // warm-up: first touches of every buffer
+  std::vector<double> per_step;
+  for (int r = 0; r < 3; ++r) per_step.push_back((fit_seconds(7) - fit_seconds(2)) / 100.0);
+  report("rqvae_step", per_step, 1.0, "steps/s");
+  emit("lib.torch_rqvae_step", 1.0 / median(per_step), "steps/s");
+}
+
+// torch_beam_decode.trie: 12,101 items with unique 3-level SIDs (Zipf-ish first level), a
+// 20-item history per user, beam 20, 3 steps, trie-constrained, 256 users per request,
+// random weights. Our model is the encoder–decoder of the library at the same size: 2
+// encoder + 2 decoder layers, d 128, 4 heads, FFN 512, token-level history (SEP + 3 tokens
+// per item, 80 rows), so 4 transformer layers as the anchor's decoder-only model.
+void beam_decode() {
+  const index_t n_items = 12101, U = 256, hist = 20;
+  rng g(0);
+  matrix<std::int32_t> codes(n_items, 3);
+  {
+    std::vector<double> w(256);
+    double tot = 0;
+    for (int c = 0; c < 256; ++c) tot += w[c] = 1.0 / std::pow(double(c + 1), 0.7);
+    std::set<std::array<std::int32_t, 3>> seen;
+    index_t i = 0;
+    while (i < n_items) {
+      double u = g.uniform() * tot;
+      std::int32_t a = 0;
+      while (a < 255 && u >= w[a]) u -= w[a++];
+      const std::array<std::int32_t, 3> sid{a, static_cast<std::int32_t>(g.below(256)), static_cast<std::int32_t>(g.below(256))};
+      if (!seen.insert(sid).second) continue;
+      for (int k = 0; k < 3; ++k) codes(i, k) = sid[k];
+      ++i;
+    }
+  }
+  model::generator_config c;
+  c.d_model = 128;
+  c.heads = 4;
+  c.d_ff = 512;
+  c.encoder_layers = 2;
+  c.decoder_layers = 2;
+  c.dropout = 0.0;
+  c.max_history = hist;
+  const model::sid_generator<float> m(c, model::sid_layout(std::vector<index_t>{256, 256, 256}), codes, 1);
+  const auto trie = quant::prefix_trie::build(codes);
+  const decode::trie_constraint tc(trie);
+  decode::beam_options bo;
+  bo.beam = 20;
+  bo.top_k = 10;
+  bo.users_per_chunk = 128;
+  const decode::beam_search<float, decode::trie_constraint> bs(m, tc, bo);
+  std::vector<std::vector<std::int32_t>> histories(U);
+  std::vector<cspan<std::int32_t>> views;
+  for (auto& h : histories) {
+    for (index_t k = 0; k < hist; ++k) h.push_back(static_cast<std::int32_t>(g.below(n_items)));
+    views.emplace_back(h.data(), hist);
+  }
+  const auto ts = time_loop([&] { bs.recommend(views); }, 4.0);
+  report("beam_decode (trie)", ts, double(U), "users/s");
+  emit("lib.torch_beam_decode.trie", double(U) / median(ts), "users/s");
+}
+
 const std::map<std::string, std::function<void()>>& workloads() {
-  static const std::map<std::string, std::function<void()>> w{{"train_step", train_step}};
+  static const std::map<std::string, std::function<void()>> w{
+      {"train_step", train_step}, {"rqvae_step", rqvae_step}, {"beam_decode", beam_decode}};
   return w;
 }
 

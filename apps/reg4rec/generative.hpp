@@ -22,10 +22,13 @@
 
 namespace reg4rec::cli {
 
-/// Item features: --features FILE.npy when given, else [text ; behaviour] built from the data.
-inline matrix<float> item_vectors(const dataset& ds, const data::leave_one_out_split& split, const run_settings& rs) {
+/// Item features: --features FILE.npy when given, else [text ; behaviour] built from the data
+/// (once per run: later models reuse them).
+inline const matrix<float>& item_vectors(const dataset& ds, const data::leave_one_out_split& split, const run_settings& rs) {
+  auto& x = *rs.features_cache;
+  if (x.size() > 0) return x;
   if (!rs.features_path.empty()) {
-    auto x = io::read_npy<float>(rs.features_path);
+    x = io::read_npy<float>(rs.features_path);
     check_dim(("--features " + rs.features_path + ": rows (items of the dataset)").c_str(), x.rows(), split.n_items());
     return x;
   }
@@ -33,7 +36,8 @@ inline matrix<float> item_vectors(const dataset& ds, const data::leave_one_out_s
     throw io_error(ds.dir, "no items.tsv: the generative models need item features (or pass --features FILE.npy)");
   data::item_feature_options o;
   o.log = rs.log;
-  return data::item_features(*ds.items, split, o);
+  x = data::item_features(*ds.items, split, o);
+  return x;
 }
 
 /// Training interaction counts of every item (popularity for collision ranking).
@@ -71,17 +75,20 @@ inline model::generator_config generator_preset(const run_settings& rs) {
   g.dropout = rs.get("dropout", 0.1);
   g.max_history = 20;
   g.label_smoothing = rs.get("label-smoothing", 0.0);
+  // quick: one encoder row per item (M + 1 times fewer rows); full: SEP + M tokens per item.
+  g.tokens = rs.get_int("item-level", rs.quick() ? 1 : 0) ? model::history_tokens::item_level
+                                                        : model::history_tokens::token_level;
   return g;
 }
 
 inline model::generator_train_options train_preset(const run_settings& rs, const std::string& name) {
   model::generator_train_options t;
-  t.epochs = rs.get_int("epochs", rs.quick() ? 20 : 120);
+  t.epochs = rs.get_int("epochs", rs.quick() ? 8 : 80);
   t.batch_size = rs.get_int("batch-size", 256);
   t.lr = rs.get("lr", 2e-3);
   t.weight_decay = rs.get("weight-decay", 0.05);
-  t.eval_every = rs.get_int("eval-every", rs.quick() ? 2 : 3);
-  t.patience = rs.get_int("patience", rs.quick() ? 3 : 5);
+  t.eval_every = rs.get_int("eval-every", rs.quick() ? 4 : 5);
+  t.patience = rs.get_int("patience", rs.quick() ? 2 : 3);
   t.seed = rs.seed;
   t.log = rs.log;
   if (!rs.work_dir.empty()) t.checkpoint = rs.work_dir + "/" + name + ".ckpt";
@@ -95,7 +102,7 @@ model::train_history train_with_validation(model::sid_generator<float>& gen, con
                                            model::generator_train_options t) {
   eval::evaluator_options vo;
   vo.ks = {10};
-  vo.max_users = rs.get_int("eval-users", rs.quick() ? 2000 : 6000);
+  vo.max_users = rs.get_int("eval-users", rs.quick() ? 1000 : 4000);
   vo.model_name = "validation";
   std::function<model::validation_score(const model::sid_generator<float>&)> validate =
       [&](const model::sid_generator<float>&) {
@@ -130,11 +137,11 @@ inline model_run run_tiger(const dataset& ds, const data::leave_one_out_split& s
   model_run r;
   r.model = "tiger";
   const auto t0 = std::chrono::steady_clock::now();
-  const auto x = item_vectors(ds, split, rs);
+  const auto& x = item_vectors(ds, split, rs);
   const auto pop = train_popularity(split);
   // Tokenizer: RQ-VAE, 3 levels × 256 codes, plus the dedup token.
   quant::rq_vae_config qc;
-  qc.epochs = rs.get_int("vae-epochs", rs.quick() ? 60 : 300);
+  qc.epochs = rs.get_int("vae-epochs", rs.quick() ? 40 : 300);
   quant::tiger_rq_vae rq(qc);
   quant::fit_options fo;
   fo.seed = rs.seed;
@@ -160,9 +167,15 @@ inline model_run run_tiger(const dataset& ds, const data::leave_one_out_split& s
   const auto t = train_preset(rs, "tiger");
   const auto hist = train_with_validation(gen, search, split, rs, t);
   r.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  r.test = eval::evaluate(search, split, data::stage::test, test_options("tiger", rs.log));
+  add_tokenizer_curves(r, "rq-vae", rq.history(), stats.utilisation);
+  add_train_curves(r, "tiger", hist);
+  if (rs.evaluate_test) r.test = eval::evaluate(search, split, data::stage::test, test_options("tiger", rs.log));
   r.tokenizer = [stats, fit_seconds, dr = table.dedup_range()](io::json_writer& j) { write_stats(j, stats, fit_seconds, dr); };
   r.config = [gcfg, t, hist, bo](io::json_writer& j) { write_train(j, gcfg, t, hist, bo.beam); };
+  if (!rs.save_dir.empty())
+    save_generative(rs.save_dir, ds,
+                    {"tiger", &gen, &trie, nullptr, nullptr, pop, {"prefix_trie", "fixed", bo.beam}, "rq-vae",
+                     [&rq](const std::string& p) { rq.save(p); }, r.config});
   return r;
 }
 
@@ -170,7 +183,7 @@ inline model_run run_reg4rec_sft(const dataset& ds, const data::leave_one_out_sp
   model_run r;
   r.model = "reg4rec-sft";
   const auto t0 = std::chrono::steady_clock::now();
-  const auto x = item_vectors(ds, split, rs);
+  const auto& x = item_vectors(ds, split, rs);
   const auto pop = train_popularity(split);
   quant::mpq_config qc;
   qc.experts = rs.get_int("experts", 4);
@@ -201,9 +214,15 @@ inline model_run run_reg4rec_sft(const dataset& ds, const data::leave_one_out_sp
   t.order = rs.get_int("random-order", 0) ? model::train_order::random : model::train_order::confidence;
   const auto hist = train_with_validation(gen, search, split, rs, t);
   r.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  r.test = eval::evaluate(search, split, data::stage::test, test_options("reg4rec-sft", rs.log));
+  add_tokenizer_curves(r, "mpq", mq.history(), stats.utilisation);
+  add_train_curves(r, "reg4rec-sft", hist);
+  if (rs.evaluate_test) r.test = eval::evaluate(search, split, data::stage::test, test_options("reg4rec-sft", rs.log));
   r.tokenizer = [stats, fit_seconds](io::json_writer& j) { write_stats(j, stats, fit_seconds, 0); };
   r.config = [gcfg, t, hist, bo](io::json_writer& j) { write_train(j, gcfg, t, hist, bo.beam); };
+  if (!rs.save_dir.empty())
+    save_generative(rs.save_dir, ds,
+                    {"reg4rec-sft", &gen, nullptr, &post, nullptr, pop, {"posting_index", "confidence", bo.beam}, "mpq",
+                     [&mq](const std::string& p) { mq.save(p); }, r.config});
   return r;
 }
 

@@ -12,10 +12,12 @@
 #include <reg4rec/reg4rec.hpp>
 
 #include "args.hpp"
+#include "commands.hpp"
 #include "dataset.hpp"
 #include "generative.hpp"
 #include "pipeline.hpp"
 #include "reasoning.hpp"
+#include "report.hpp"
 #include "tokenize.hpp"
 
 namespace {
@@ -42,63 +44,19 @@ int cmd_info(const std::vector<std::string>& argv) {
 
 const char* g_argv0 = nullptr;
 
-// Preset values any training command may override from the command line.
-const std::set<std::string>& numeric_options() {
-  static const std::set<std::string> o{"epochs", "vae-epochs", "lr", "weight-decay", "batch-size", "eval-every",
-                                       "patience", "eval-users", "d-model", "heads", "d-ff", "layers", "dropout",
-                                       "label-smoothing", "beam", "experts", "random-order", "pars-epochs", "pars-lr",
-                                       "pars-kl", "pars-sft", "pars-paths", "pars-users", "msra-steps", "msra-gamma",
-                                       "corp-theta", "corp-kmin"};
-  return o;
-}
-
-// The value of a numeric override, checked against its range before any work starts (a bad
-// value found after an hour of training is a bad value found too late).
-double checked_override(const args& a, const std::string& k) {
-  static const std::set<std::string> at_least_one{"epochs", "vae-epochs", "batch-size", "d-model", "heads", "d-ff",
-                                                  "layers", "beam", "experts", "pars-epochs", "pars-paths",
-                                                  "pars-users", "msra-steps"};
-  static const std::set<std::string> non_negative{"eval-every", "patience", "eval-users", "weight-decay",
-                                                  "pars-kl", "pars-sft", "corp-kmin", "random-order"};
-  static const std::set<std::string> positive{"lr", "pars-lr"};
-  static const std::set<std::string> fraction{"dropout", "label-smoothing"};
-  static const std::set<std::string> integral{"epochs", "vae-epochs", "batch-size", "d-model", "heads", "d-ff",
-                                              "layers", "beam", "experts", "pars-epochs", "pars-paths", "pars-users",
-                                              "msra-steps", "eval-every", "patience", "eval-users", "corp-kmin",
-                                              "random-order"};
-  const double v = a.get_double(k, 0);
-  auto bad = [&](const char* what) {
-    throw usage_error("--" + k + " " + what + ", got '" + a.get(k, "") + "'");
-  };
-  if (integral.count(k) && (v != std::floor(v) || std::abs(v) > 1e15)) bad("expects a whole number");
-  if (at_least_one.count(k) && v < 1) bad("must be at least 1");
-  if (non_negative.count(k) && v < 0) bad("must not be negative");
-  if (positive.count(k) && v <= 0) bad("must be positive");
-  if (fraction.count(k) && !(v >= 0 && v < 1)) bad("must lie in [0, 1)");
-  return v;
-}
-
-// --threads N: at least 1.
-void apply_threads(const args& a) {
-  if (!a.has("threads")) return;
-  const long long n = a.get_int("threads", 2);
-  if (n < 1 || n > 4096) throw usage_error("--threads must be in [1, 4096], got '" + a.get("threads", "") + "'");
-  set_num_threads(static_cast<int>(n));
-}
-
 // reg4rec ablation: REG4Rec-SFT and each reasoning component added in turn.
 int cmd_ablation(const std::vector<std::string>& argv) {
   std::set<std::string> valued{"data", "preset", "out", "seed", "threads", "features"};
-  valued.insert(numeric_options().begin(), numeric_options().end());
+  valued.insert(cli::numeric_options().begin(), cli::numeric_options().end());
   const args a(argv, valued, {"quiet"});
   cli::run_settings rs;
   rs.level = cli::parse_preset(a.get("preset", "quick"));
   rs.seed = static_cast<std::uint64_t>(a.get_int("seed", 1));
   rs.features_path = a.get("features", "");
   rs.log = a.has("quiet") ? nullptr : &std::clog;
-  apply_threads(a);
-  for (const auto& k : numeric_options())
-    if (a.has(k)) rs.overrides[k] = checked_override(a, k);
+  cli::apply_threads(a);
+  for (const auto& k : cli::numeric_options())
+    if (a.has(k)) rs.overrides[k] = cli::checked_override(a, k);
   const auto ds = cli::load_dataset(a.get("data", cli::default_data_dir(g_argv0)));
   const std::string out = a.get("out", "out/" + ds.name + "/ablation");
   cli::make_dirs(out);
@@ -120,22 +78,17 @@ int cmd_ablation(const std::vector<std::string>& argv) {
   return 0;
 }
 
-// reg4rec pipeline: every requested model on one dataset, a table at the end.
+// reg4rec pipeline: every requested model on one dataset; per-model metrics, OUTDIR/metrics.json,
+// the HTML report OUTDIR/report.html and a table at the end.
 int cmd_pipeline(const std::vector<std::string>& argv) {
-  const std::set<std::string>& numeric = numeric_options();
+  const auto t_start = std::chrono::steady_clock::now();
+  const std::set<std::string>& numeric = cli::numeric_options();
   std::set<std::string> valued{"data", "model", "preset", "out", "seed", "threads", "features"};
   valued.insert(numeric.begin(), numeric.end());
-  const args a(argv, valued, {"quiet"});
+  const args a(argv, valued, {"quiet", "save-models"});
   const std::string dir = a.get("data", cli::default_data_dir(g_argv0));
-  cli::run_settings rs;
-  rs.level = cli::parse_preset(a.get("preset", "quick"));
-  rs.seed = static_cast<std::uint64_t>(a.get_int("seed", 1));
-  rs.features_path = a.get("features", "");
-  for (const auto& k : numeric)
-    if (a.has(k)) rs.overrides[k] = checked_override(a, k);
-  apply_threads(a);
-  std::ostream* log = a.has("quiet") ? nullptr : &std::clog;
-  rs.log = log;
+  cli::run_settings rs = cli::settings_from(a);
+  std::ostream* log = rs.log;
   std::vector<std::string> models;
   const std::string which = a.get("model", "all");
   if (which == "all") {
@@ -157,20 +110,42 @@ int cmd_pipeline(const std::vector<std::string>& argv) {
   if (log)
     *log << "dataset " << ds.name << ": " << ds.sequences.n_users() << " users, " << ds.sequences.n_items() << " items, "
          << ds.sequences.n_interactions() << " interactions\n";
+  std::vector<cli::model_run> runs;
   std::vector<eval::eval_result> results;
-  for (const auto& m : models) {
-    if (log) *log << "== " << m << "\n";
-    const auto run = cli::model_runners().at(m)(ds, split, rs);
+  for (std::size_t i = 0; i < models.size(); ++i) {
+    const auto& m = models[i];
+    if (log) *log << "== [" << i + 1 << "/" << models.size() << "] " << m << "\n";
+    rs.save_dir.clear();
+    if (a.has("save-models") && m != "popularity") {
+      cli::make_dirs(out + "/" + m);
+      rs.save_dir = out + "/" + m + "/model";
+    }
+    runs.push_back(cli::model_runners().at(m)(ds, split, rs));
     cli::make_dirs(out + "/" + m);
-    io::write_file_atomic(out + "/" + m + "/metrics.json", cli::metrics_json(run, ds.name));
-    results.push_back(run.test);
+    io::write_file_atomic(out + "/" + m + "/metrics.json", cli::metrics_json(runs.back(), ds.name));
+    results.push_back(runs.back().test);
     results.back().model = m;
   }
   const std::string table = eval::markdown_table(results);
   io::write_file_atomic(out + "/results.md", table);
   eval::save_json(out + "/results.json", results);
-  std::printf("%s\n%s (test, full ranking over %ld items)\n%s", ds.name.c_str(), "", long(ds.sequences.n_items()),
-              table.c_str());
+  io::write_file_atomic(out + "/metrics.json", cli::pipeline_metrics_json(runs, ds.name));
+  cli::report_context rc;
+  rc.dataset = ds.name;
+  rc.data_dir = cli::fsutil::absolute(ds.dir);
+  rc.stats = ds.sequences.stats();
+  rc.eval_users = split.n_eval_users();
+  rc.preset = a.get("preset", "quick");
+  rc.seed = rs.seed;
+  rc.threads = max_threads();
+  rc.overrides = rs.overrides;
+  rc.command_line = "reg4rec pipeline";
+  for (const auto& w : argv) rc.command_line += " " + w;
+  rc.total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  io::write_file_atomic(out + "/report.html", cli::html_report(runs, rc));
+  std::printf("%s: test split, full ranking over %ld items, %ld users\n%s", ds.name.c_str(), long(ds.sequences.n_items()),
+              long(split.n_eval_users()), cli::summary_table(runs).c_str());
+  std::printf("written: %s/metrics.json, %s/report.html, %s/results.md\n", out.c_str(), out.c_str(), out.c_str());
   return 0;
 }
 
@@ -182,9 +157,9 @@ int cmd_tokenize(const std::vector<std::string>& argv) {
   rs.seed = static_cast<std::uint64_t>(a.get_int("seed", 1));
   rs.features_path = a.get("features", "");
   rs.log = a.has("quiet") ? nullptr : &std::clog;
-  apply_threads(a);
+  cli::apply_threads(a);
   for (const char* k : {"vae-epochs", "experts"})
-    if (a.has(k)) rs.overrides[k] = checked_override(a, k);
+    if (a.has(k)) rs.overrides[k] = cli::checked_override(a, k);
   std::vector<std::string> methods;
   const std::string which = a.get("method", "all");
   if (which == "all")
@@ -217,22 +192,53 @@ int cmd_tokenize(const std::vector<std::string>& argv) {
   return 0;
 }
 
+// Every subcommand with its one-line summary and usage (printed by --help and after a usage
+// error). The numeric overrides of the training commands are listed in docs/cli.md.
 const std::map<std::string, command>& commands() {
   static const std::map<std::string, command> table{
       {"info", {"print the version, backend and threads", "reg4rec info", cmd_info}},
       {"ablation",
        {"REG4Rec-SFT, + PARS, + MSRA, + CORP and the full model, as a table",
-        "reg4rec ablation [--data DIR] [--preset quick|full] [--out DIR] [--seed S] [overrides: --epochs N --pars-epochs N ...]",
+        "reg4rec ablation [--data DIR] [--preset quick|full] [--out DIR] [--seed S] [--threads N] [--features FILE.npy]\n"
+        "                        [--quiet] [overrides: --epochs N --pars-epochs N ...]",
         cmd_ablation}},
+      {"features",
+       {"build a dataset's [text ; behaviour] item features as .npy, or report on a .npy file",
+        "reg4rec features [--data DIR] [--out FILE.npy] [--text-dim N] [--behaviour-dim N] [--text-weight W]\n"
+        "                        [--behaviour-weight W] [--neighbours N] [--threads N] [--quiet]\n"
+        "       reg4rec features --features FILE.npy [--data DIR] [--neighbours N]",
+        [](const std::vector<std::string>& v) { return cli::cmd_features(v, g_argv0); }}},
       {"tokenize",
        {"compare tokenizers (utilisation, collisions, SC, PD) on a dataset's items",
         "reg4rec tokenize [--data DIR] [--method all|rq-kmeans,rq-vae,r3-vae,mpq] [--preset quick|full]\n"
-        "                        [--vae-epochs N] [--experts M] [--features FILE.npy] [--out DIR] [--seed S] [--quiet]",
+        "                        [--vae-epochs N] [--experts M] [--features FILE.npy] [--out DIR] [--seed S] [--threads N] [--quiet]",
         cmd_tokenize}},
+      {"train",
+       {"train one model (sasrec, tiger, reg4rec-sft, reg4rec) and save it as a model folder",
+        "reg4rec train [--model sasrec|tiger|reg4rec-sft|reg4rec] [--data DIR] [--out MODEL_DIR] [--preset quick|full]\n"
+        "                        [--features FILE.npy] [--seed S] [--threads N] [--test] [--quiet] [overrides: --epochs N ...]",
+        [](const std::vector<std::string>& v) { return cli::cmd_train(v, g_argv0); }}},
+      {"align",
+       {"PARS (+ MSRA) preference alignment of a saved REG4Rec-SFT model",
+        "reg4rec align --model-dir DIR [--data DIR] [--out MODEL_DIR] [--msra-steps N] [--pars-epochs N] [--pars-lr X]\n"
+        "                        [--pars-paths G] [--pars-users U] [--pars-kl B] [--pars-sft L] [--msra-gamma G] [--eval-users N]\n"
+        "                        [--corp-theta T] [--corp-kmin K] [--beam B] [--seed S] [--threads N] [--test] [--quiet]",
+        [](const std::vector<std::string>& v) { return cli::cmd_align(v, g_argv0); }}},
+      {"evaluate",
+       {"full-ranking metrics of a saved model on the test or validation split",
+        "reg4rec evaluate --model-dir DIR [--data DIR] [--stage test|validation] [--users N] [--beam B]\n"
+        "                        [--corp|--no-corp] [--corp-theta T] [--corp-kmin K] [--out FILE.json] [--threads N] [--quiet]",
+        [](const std::vector<std::string>& v) { return cli::cmd_evaluate(v, g_argv0); }}},
+      {"recommend",
+       {"top-K items for one user or history, with each item's reasoning path",
+        "reg4rec recommend --model-dir DIR (--user ID | --history \"ID ID ...\") [--k K] [--data DIR] [--beam B]\n"
+        "                        [--corp|--no-corp] [--corp-theta T] [--corp-kmin K] [--json] [--threads N]",
+        [](const std::vector<std::string>& v) { return cli::cmd_recommend(v, g_argv0); }}},
       {"pipeline",
-       {"run the end-to-end job and print its table",
-        "reg4rec pipeline [--data DIR] [--model all|popularity,sasrec,...] [--preset quick|full] [--out OUTDIR]\n"
-        "                        [--seed S] [--threads N] [--quiet]",
+       {"run the end-to-end job: train and evaluate models, metrics.json, report.html, a table",
+        "reg4rec pipeline [--data DIR] [--model all|popularity,sasrec,tiger,reg4rec-sft,reg4rec] [--preset quick|full]\n"
+        "                        [--out OUTDIR] [--features FILE.npy] [--seed S] [--threads N] [--save-models] [--quiet]\n"
+        "                        [overrides: --epochs N --vae-epochs N --eval-users N ...]",
         cmd_pipeline}},
   };
   return table;
@@ -263,6 +269,13 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::vector<std::string> rest(argv + 2, argv + argc);
+  // Errors: one line (newlines folded), then the usage for a bad invocation: a usage error, a
+  // missing or malformed input file, an unknown id. Exit 2 for usage errors, 1 otherwise.
+  auto one_line = [](std::string m) {
+    for (auto& c : m)
+      if (c == '\n' || c == '\r') c = ' ';
+    return m;
+  };
   try {
     for (const auto& a : rest)
       if (a == "-h" || a == "--help") {
@@ -271,17 +284,23 @@ int main(int argc, char** argv) {
       }
     return it->second.run(rest);
   } catch (const usage_error& e) {
-    std::fprintf(stderr, "reg4rec %s: %s\nusage: %s\n", name.c_str(), e.what(), it->second.usage);
+    std::fprintf(stderr, "reg4rec %s: %s\nusage: %s\n", name.c_str(), one_line(e.what()).c_str(), it->second.usage);
     return 2;
+  } catch (const reg4rec::io_error& e) {  // missing file, wrong format, corrupted model
+    std::fprintf(stderr, "reg4rec %s: %s\nusage: %s\n", name.c_str(), one_line(e.what()).c_str(), it->second.usage);
+    return 1;
+  } catch (const reg4rec::not_found_error& e) {  // unknown user or item id
+    std::fprintf(stderr, "reg4rec %s: %s\nusage: %s\n", name.c_str(), one_line(e.what()).c_str(), it->second.usage);
+    return 1;
   } catch (const reg4rec::error& e) {
-    std::fprintf(stderr, "reg4rec %s: %s\n", name.c_str(), e.what());
+    std::fprintf(stderr, "reg4rec %s: %s\n", name.c_str(), one_line(e.what()).c_str());
     return 1;
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "reg4rec %s: out of memory\n", name.c_str());
     return 1;
   } catch (const std::exception& e) {
     // Not a reg4rec::error: a bug or an unforeseen failure, reported in one line all the same.
-    std::fprintf(stderr, "reg4rec %s: internal error: %s\n", name.c_str(), e.what());
+    std::fprintf(stderr, "reg4rec %s: internal error: %s\n", name.c_str(), one_line(e.what()).c_str());
     return 1;
   }
 }

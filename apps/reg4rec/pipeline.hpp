@@ -10,6 +10,8 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -20,10 +22,21 @@
 
 #include "args.hpp"
 #include "dataset.hpp"
+#include "model_store.hpp"
 
 namespace reg4rec::cli {
 
 enum class preset { quick, full };
+
+/// Preset values any training command may override from the command line (--epochs 30, ...).
+inline const std::set<std::string>& numeric_options() {
+  static const std::set<std::string> o{"epochs", "vae-epochs", "lr", "weight-decay", "batch-size", "eval-every",
+                                       "patience", "eval-users", "d-model", "heads", "d-ff", "layers", "dropout",
+                                       "label-smoothing", "beam", "experts", "random-order", "pars-epochs", "pars-lr",
+                                       "pars-kl", "pars-sft", "pars-paths", "pars-users", "msra-steps", "msra-gamma",
+                                       "corp-theta", "corp-kmin", "item-level", "pars-max-users"};
+  return o;
+}
 
 inline preset parse_preset(const std::string& s) {
   if (s == "quick") return preset::quick;
@@ -40,6 +53,10 @@ struct run_settings {
   std::map<std::string, double> overrides;
   std::string work_dir;       // where intermediate artefacts (tokenizers, checkpoints) go
   std::string features_path;  // item features from a .npy file instead of building them
+  /// Item features built once per run and shared by the models that need them.
+  std::shared_ptr<matrix<float>> features_cache = std::make_shared<matrix<float>>();
+  std::string save_dir;       // when set, the runner saves its trained model there (model_store.hpp)
+  bool evaluate_test = true;  // false: train (and validate) only; model_run::test stays empty
 
   double get(const std::string& key, double fallback) const {
     const auto it = overrides.find(key);
@@ -49,15 +66,94 @@ struct run_settings {
   bool quick() const noexcept { return level == preset::quick; }
 };
 
+/// One line of a report figure: `plot` names the figure ("loss", "validation_recall",
+/// "validation_ndcg", "pars_reward", "tokenizer_loss", "utilisation:<tokenizer>"; see
+/// report.hpp), `series` the line's legend; x is the epoch.
+struct curve {
+  std::string plot, series;
+  std::vector<double> x, y;
+};
+
 /// A trained and evaluated model: test metrics, the time spent training, and what to report
-/// beside the metrics (configuration, tokenizer statistics).
+/// beside the metrics (configuration, tokenizer statistics, per-epoch curves).
 struct model_run {
   std::string model;
   eval::eval_result test;
   double train_seconds = 0;
   std::function<void(io::json_writer&)> config;     // writes a JSON object
   std::function<void(io::json_writer&)> tokenizer;  // writes a JSON object, or unset
+  std::vector<curve> curves;                        // training histories, for the HTML report
+  std::string tokenizer_name;                       // e.g. "rq-vae", empty without a tokenizer
+  std::vector<double> utilisation;                  // final utilisation of each codebook
 };
+
+/// Training loss and validation curves of a training history. `metric_is_recall`: whether
+/// epoch_record::metric holds Recall@10 (the generators) or NDCG@10 (SASRec's default); the
+/// NDCG@10 of every validation is in epoch_record::ndcg either way.
+inline void add_train_curves(model_run& r, const std::string& series, const model::train_history& h,
+                             bool metric_is_recall = true) {
+  curve loss{"loss", series, {}, {}}, rec{"validation_recall", series, {}, {}}, ndcg{"validation_ndcg", series, {}, {}};
+  for (const auto& e : h.epochs) {
+    loss.x.push_back(double(e.epoch));
+    loss.y.push_back(e.loss);
+    if (e.metric < 0) continue;
+    if (metric_is_recall) {
+      rec.x.push_back(double(e.epoch));
+      rec.y.push_back(e.metric);
+    }
+    if (e.ndcg >= 0) {
+      ndcg.x.push_back(double(e.epoch));
+      ndcg.y.push_back(e.ndcg);
+    }
+  }
+  for (auto* c : {&loss, &rec, &ndcg})
+    if (!c->x.empty()) r.curves.push_back(std::move(*c));
+}
+
+/// A quantizer's per-epoch loss and per-codebook utilisation (its history(): records with
+/// epoch, loss, utilisation), and the final per-codebook utilisation of its codes.
+template <class Epochs>
+void add_tokenizer_curves(model_run& r, const std::string& name, const Epochs& history,
+                          const std::vector<double>& final_utilisation) {
+  curve loss{"tokenizer_loss", name, {}, {}};
+  std::vector<curve> util;
+  for (const auto& e : history) {
+    loss.x.push_back(double(e.epoch));
+    loss.y.push_back(e.loss);
+    for (std::size_t c = 0; c < e.utilisation.size(); ++c) {
+      if (util.size() <= c) util.push_back({"utilisation:" + name, "codebook " + std::to_string(c), {}, {}});
+      util[c].x.push_back(double(e.epoch));
+      util[c].y.push_back(e.utilisation[c]);
+    }
+  }
+  if (!loss.x.empty()) r.curves.push_back(std::move(loss));
+  for (auto& u : util) r.curves.push_back(std::move(u));
+  r.tokenizer_name = name;
+  r.utilisation = final_utilisation;
+}
+
+/// PARS curves (align::pars_history: epochs with reward, metric = validation Recall@10, ndcg),
+/// drawn after the supervised epochs: x = first_epoch + PARS epoch.
+template <class ParsHistory>
+void add_pars_curves(model_run& r, const std::string& series, const ParsHistory& h, double first_epoch) {
+  curve reward{"pars_reward", series, {}, {}}, rec{"validation_recall", series, {}, {}},
+      ndcg{"validation_ndcg", series, {}, {}};
+  for (const auto& e : h.epochs) {
+    const double x = first_epoch + double(e.epoch);
+    reward.x.push_back(x);
+    reward.y.push_back(e.reward);
+    if (e.metric >= 0) {
+      rec.x.push_back(x);
+      rec.y.push_back(e.metric);
+    }
+    if (e.ndcg >= 0) {
+      ndcg.x.push_back(x);
+      ndcg.y.push_back(e.ndcg);
+    }
+  }
+  for (auto* c : {&reward, &rec, &ndcg})
+    if (!c->x.empty()) r.curves.push_back(std::move(*c));
+}
 
 inline void make_dirs(const std::string& path) {
   std::string p;
@@ -74,9 +170,9 @@ inline void make_dirs(const std::string& path) {
     throw io_error(path, "exists and is not a folder");
 }
 
-inline std::string metrics_json(const model_run& r, const std::string& dataset) {
-  io::json_writer j;
-  j.begin_object();
+/// The fields of a model's metrics object (into an open object of `j`): model, dataset, split,
+/// users, recall@K, ndcg@K, mrr, train_seconds, eval_seconds, protocol, tokenizer, config.
+inline void write_metrics_fields(io::json_writer& j, const model_run& r, const std::string& dataset) {
   j.field("model", r.model).field("dataset", dataset).field("split", "leave-one-out, test");
   j.field("users", r.test.users);
   for (std::size_t k = 0; k < r.test.ks.size(); ++k) {
@@ -95,6 +191,12 @@ inline std::string metrics_json(const model_run& r, const std::string& dataset) 
     r.config(j);
   else
     j.begin_object().end_object();
+}
+
+inline std::string metrics_json(const model_run& r, const std::string& dataset) {
+  io::json_writer j;
+  j.begin_object();
+  write_metrics_fields(j, r, dataset);
   j.end_object();
   return j.str();
 }
@@ -147,7 +249,8 @@ inline model_run run_sasrec(const dataset& ds, const data::leave_one_out_split&,
   model::sasrec m(split50.n_items(), o);
   const auto hist = m.train(split50);
   r.train_seconds = hist.seconds;
-  r.test = eval::evaluate(m, split50, data::stage::test, test_options("sasrec", log));
+  add_train_curves(r, "sasrec", hist, o.select_on_recall);
+  if (rs.evaluate_test) r.test = eval::evaluate(m, split50, data::stage::test, test_options("sasrec", log));
   r.config = [o, hist](io::json_writer& j) {
     j.begin_object()
         .field("max_len", o.max_len)
@@ -165,6 +268,10 @@ inline model_run run_sasrec(const dataset& ds, const data::leave_one_out_split&,
         .field("early_stopping", "validation NDCG@10")
         .end_object();
   };
+  if (!rs.save_dir.empty()) {
+    const auto pop = training_counts(split50);
+    save_sasrec(rs.save_dir, ds, m, pop, r.config);
+  }
   return r;
 }
 

@@ -24,18 +24,20 @@ struct reg4rec_assets {
   std::vector<std::int32_t> item_category;
   align::reward_context ctx;
   index_t experts = 4, codebook = 256;
+  std::shared_ptr<quant::reg4rec_mpq> tokenizer;  // kept for its history() and save()
 };
 
 inline std::unique_ptr<reg4rec_assets> build_reg4rec_assets(const dataset& ds, const data::leave_one_out_split& split,
                                                             const run_settings& rs) {
   auto a = std::make_unique<reg4rec_assets>();
   const auto t0 = std::chrono::steady_clock::now();
-  const auto x = item_vectors(ds, split, rs);
+  const auto& x = item_vectors(ds, split, rs);
   a->popularity = train_popularity(split);
   quant::mpq_config qc;
   qc.experts = a->experts = rs.get_int("experts", 4);
-  qc.epochs = rs.get_int("vae-epochs", rs.quick() ? 60 : 300);
-  quant::reg4rec_mpq mq(qc);
+  qc.epochs = rs.get_int("vae-epochs", rs.quick() ? 30 : 300);
+  a->tokenizer = std::make_shared<quant::reg4rec_mpq>(qc);
+  auto& mq = *a->tokenizer;
   quant::fit_options fo;
   fo.seed = rs.seed;
   fo.log = rs.log;
@@ -93,7 +95,8 @@ inline std::unique_ptr<model::sid_generator<float>> train_sft(const reg4rec_asse
   const decode::posting_constraint pc(a.posting, a.popularity);
   const posting_search search(*gen, pc, reg4rec_beam(rs));
   t = train_preset(rs, "reg4rec-sft");
-  t.order = rs.get_int("random-order", 0) ? model::train_order::random : model::train_order::confidence;
+  // quick: random step orders (no CRSS pre-pass); full: the CRSS order of the current model.
+  t.order = rs.get_int("random-order", rs.quick() ? 1 : 0) ? model::train_order::random : model::train_order::confidence;
   hist = train_with_validation(*gen, search, split, rs, t);
   return gen;
 }
@@ -102,6 +105,7 @@ inline align::pars_options pars_preset(const run_settings& rs, index_t msra_step
   align::pars_options o;
   o.paths = rs.get_int("pars-paths", 8);
   o.epochs = rs.get_int("pars-epochs", rs.quick() ? 1 : 4);
+  o.max_users = rs.get_int("pars-max-users", rs.quick() ? 3000 : 0);
   o.lr = rs.get("pars-lr", 5e-5);
   o.beta_kl = rs.get("pars-kl", 0.04);
   o.lambda_sft = rs.get("pars-sft", 1.0);
@@ -178,7 +182,10 @@ inline model_run run_reg4rec(const dataset& ds, const data::leave_one_out_split&
   align::pars_history ph;
   const auto full = run_pars(*sft, *a, split, rs, rs.get_int("msra-steps", 3), ph);
   r.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  r.test = evaluate_reg4rec(*full, *a, split, rs, true, "reg4rec");
+  add_tokenizer_curves(r, "mpq", a->tokenizer->history(), a->stats.utilisation);
+  add_train_curves(r, "reg4rec (SFT)", sft_hist);
+  add_pars_curves(r, "reg4rec (PARS + MSRA)", ph, double(sft_hist.epochs.size()));
+  if (rs.evaluate_test) r.test = evaluate_reg4rec(*full, *a, split, rs, true, "reg4rec");
   const auto po = pars_preset(rs, rs.get_int("msra-steps", 3));
   r.tokenizer = [s = a->stats, fs = a->tokenizer_seconds](io::json_writer& j) { write_stats(j, s, fs, 0); };
   r.config = [gcfg, t, sft_hist, po, ph, bo = reg4rec_beam(rs), co = corp_preset(rs)](io::json_writer& j) {
@@ -189,6 +196,14 @@ inline model_run run_reg4rec(const dataset& ds, const data::leave_one_out_split&
     j.key("corp").begin_object().field("theta", co.theta).field("k_min", co.k_min).end_object();
     j.end_object();
   };
+  if (!rs.save_dir.empty()) {
+    const auto bo = reg4rec_beam(rs);
+    const auto co = corp_preset(rs);
+    save_generative(rs.save_dir, ds,
+                    {"reg4rec", full.get(), nullptr, &a->posting, &a->categories, a->popularity,
+                     {"posting_index", "confidence", bo.beam, true, co.theta, co.k_min}, "mpq",
+                     [tok = a->tokenizer](const std::string& p) { tok->save(p); }, r.config});
+  }
   return r;
 }
 

@@ -92,6 +92,49 @@ TEST_CASE("the generator learns a next-item rule to near-perfect recall", "[mode
   }
 }
 
+TEST_CASE("all-prefix windows give every training target exactly one history ending just before it",
+          "[model][trainer]") {
+  // User u's sequence is items 0, 1, …, u + 2 (distinct, so an item names its position).
+  std::vector<std::string> users, items;
+  for (int i = 0; i < 20; ++i) items.push_back(std::to_string(i));
+  std::vector<index_t> offsets{0};
+  std::vector<std::int32_t> seq;
+  for (int u = 0; u < 15; ++u) {
+    users.push_back(std::to_string(u));
+    for (int i = 0; i < u + 3; ++i) seq.push_back(i);
+    offsets.push_back(static_cast<index_t>(seq.size()));
+  }
+  const data::sequence_dataset ds(data::id_map(users), data::id_map(items), offsets, seq);
+  const data::leave_one_out_split split(ds, {1});
+  const index_t H = 4;
+  for (index_t stride : {1, 2, 3, 4}) {
+    for (index_t u = 0; u < split.n_users(); ++u) {
+      const auto s = split.train(u);
+      if (s.size() < 2) continue;
+      model::generator_batch b;
+      model::detail::add_block(b, split, {u, 1, s.size() - 1}, H, model::encoder_attention::causal, stride);
+      std::vector<int> seen(static_cast<std::size_t>(s.size()), 0);
+      CHECK(b.decoders() == s.size() - 1);
+      for (index_t j = 0; j < b.decoders(); ++j) {
+        const index_t win = b.window[j], start = b.window_start[win], n = b.prefix[j], p = b.target[j];
+        REQUIRE(p >= 1);
+        REQUIRE(p < s.size());
+        ++seen[static_cast<std::size_t>(p)];
+        REQUIRE(n <= b.window_start[win + 1] - start);
+        for (index_t q = 0; q < n; ++q) CHECK(b.items[static_cast<std::size_t>(start + q)] == p - n + q);
+        if (p > H) {  // truncated: exactly H items with stride 1, H − S + 1 … H otherwise
+          CHECK(n <= H);
+          CHECK(n >= H - stride + 1);
+          if (stride == 1) CHECK(n == H);
+        } else {
+          CHECK(n == p);
+        }
+      }
+      for (index_t q = 1; q < s.size(); ++q) CHECK(seen[static_cast<std::size_t>(q)] == 1);
+    }
+  }
+}
+
 TEST_CASE("training resumed from its checkpoint matches an uninterrupted run", "[model][trainer][checkpoint]") {
   rule_world w;
   const data::leave_one_out_split split(w.dataset, {6});

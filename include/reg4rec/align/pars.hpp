@@ -39,6 +39,7 @@ struct pars_options {
   double lambda_sft = 1.0;
   index_t users_per_step = 64;
   index_t epochs = 3;
+  index_t max_users = 0;  // users sampled per epoch (0: every user with two training items)
   double lr = 1e-4;
   double weight_decay = 0.0;
   double clip_norm = 1.0;
@@ -253,8 +254,8 @@ class pars_trainer {
     for (index_t u = 0; u < split.n_users(); ++u)
       if (split.train(u).size() >= 2) users.push_back(u);
     require(!users.empty(), "pars: no training sequence has two items");
-    const index_t H = policy_->config().max_history, steps = (static_cast<index_t>(users.size()) + opt_.users_per_step - 1) /
-                                                             opt_.users_per_step;
+    const index_t per_epoch = opt_.max_users > 0 ? std::min<index_t>(opt_.max_users, users.size()) : users.size();
+    const index_t H = policy_->config().max_history, steps = (per_epoch + opt_.users_per_step - 1) / opt_.users_per_step;
     optim::adamw adam({opt_.lr, 0.9, 0.999, 1e-8, opt_.weight_decay});
     auto st = adam.init(policy_->params());
     model::early_stopping<T> stopper(opt_.patience);
@@ -276,7 +277,7 @@ class pars_trainer {
       for (index_t s = 0; s < steps; ++s) {
         std::vector<std::vector<std::int32_t>> hs, fs;
         std::vector<std::uint64_t> streams;
-        for (index_t i = s * opt_.users_per_step; i < std::min<index_t>((s + 1) * opt_.users_per_step, users.size()); ++i) {
+        for (index_t i = s * opt_.users_per_step; i < std::min<index_t>((s + 1) * opt_.users_per_step, per_epoch); ++i) {
           const auto seq = split.train(users[i]);
           rng ug = eg.fork(static_cast<std::uint64_t>(users[i]));
           const index_t p = 1 + static_cast<index_t>(ug.below(static_cast<std::uint64_t>(seq.size() - 1)));

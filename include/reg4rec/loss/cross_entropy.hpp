@@ -22,6 +22,7 @@
 #include "reg4rec/core/parallel.hpp"
 #include "reg4rec/core/view.hpp"
 #include "reg4rec/core/workspace.hpp"
+#include "reg4rec/kernels/gemm.hpp"
 
 namespace reg4rec::loss {
 
@@ -110,12 +111,11 @@ double linear_cross_entropy(cmatrix_view<T> h, cmatrix_view<T> W, cspan<nodeduce
     const index_t c = std::min(chunk, n - r0);
     auto lg = logits.middle_rows(0, c);
     const auto hc = h.middle_rows(r0, c);
-    lg.eigen().noalias() = hc.eigen() * W.eigen().transpose();
-    if (!bias.empty()) lg.eigen().rowwise() += bias.eigen().transpose();
+    kernels::gemm<T>(trans::no, trans::yes, T(1), hc, W, T(0), lg, {bias, {}});
     loss += cross_entropy<T, Backend>(lg, targets.subspan(r0, c), weights.empty() ? weights : weights.subspan(r0, c),
                                       per_chunk);
-    dh.middle_rows(r0, c).eigen().noalias() = lg.eigen() * W.eigen();
-    dW.eigen().noalias() += lg.eigen().transpose() * hc.eigen();
+    kernels::gemm<T>(trans::no, trans::no, T(1), lg, W, T(0), dh.middle_rows(r0, c));
+    kernels::gemm<T>(trans::yes, trans::no, T(1), lg, hc, T(1), dW);
     if (!dbias.empty()) dbias.eigen() += lg.eigen().colwise().sum().transpose();
   }
   return loss;

@@ -4,12 +4,14 @@
 //
 // Samples. With a causal encoder (all-prefix training) each user contributes windows of at
 // most H = max_history items: the first window serves every target whose whole history fits
-// in it (target p reads items [0, p)); past it, windows [kS, kS + H) with stride S = ⌈H/2⌉
-// each serve the S targets p ∈ (kS + H − S, kS + H], which read the window's first p − kS
-// items — histories of H − S + 1 … H items, so one window of H items trains S targets instead
-// of one (exact truncation to H items would need a window per target). With a bidirectional
-// encoder every target is its own window of its last ≤ H items (one prefix per sample).
-// Training sequences never include the validation or test targets. Blocks (a user's
+// in it (target p reads items [0, p)); past it, windows [kS, kS + H) with stride
+// S = tail_stride serve the S targets p ∈ (kS + H − S, kS + H], which read the window's first
+// p − kS items. S = 1 (default) gives every later target its own window of exactly its last
+// H items — the histories inference sees. S > 1 trains S targets per window, on histories of
+// H − S + 1 … H items: up to S times fewer encoder rows on long sequences, at the price of a
+// train/test mismatch in history length (and item positions) for those targets. With a
+// bidirectional encoder every target is its own window of its last ≤ H items (one prefix per
+// sample). Training sequences never include the validation or test targets. Blocks (a user's
 // windows) are shuffled in buckets of similar length, so batches need little padding.
 //
 // Step orders while training: fixed (codebook k at step k), random (a fresh permutation per
@@ -51,6 +53,7 @@ struct generator_train_options {
   index_t patience = 6;     // validations without improvement before stopping
   std::string checkpoint;   // written after every epoch when set; <checkpoint>.best holds the best model
   bool resume = false;      // continue from `checkpoint` when it exists
+  index_t tail_stride = 1;  // targets past the first window: one window per S targets (see above)
   index_t epochs_this_run = 0;  // stop after this many epochs of this call (0: run to the end), resume later
   // A step with a NaN/Inf loss or gradient: stop (numerical_error naming the step, the parameter
   // and the last good checkpoint) or skip the batch (counted in train_history::skipped_steps).
@@ -81,7 +84,7 @@ inline std::vector<sample_block> make_blocks(const data::leave_one_out_split& sp
 
 // Adds a block's windows and decoders to a batch.
 inline void add_block(generator_batch& b, const data::leave_one_out_split& split, const sample_block& blk, index_t H,
-                      encoder_attention att) {
+                      encoder_attention att, index_t stride) {
   const auto s = split.train(blk.user);
   if (att == encoder_attention::bidirectional) {
     const index_t p = blk.first_target, a = std::max<index_t>(0, p - H);
@@ -91,7 +94,7 @@ inline void add_block(generator_batch& b, const data::leave_one_out_split& split
   const index_t first_window_end = std::min<index_t>(blk.last_target, H);  // targets 1..H read window 0
   const index_t w = b.add_window(s.subspan(0, first_window_end));
   for (index_t p = blk.first_target; p <= first_window_end; ++p) b.add_decoder(w, p, s[p]);
-  const index_t S = (H + 1) / 2;
+  const index_t S = std::clamp<index_t>(stride, 1, H);
   for (index_t start = S; start + H - S < blk.last_target; start += S) {
     const index_t lo = start + H - S + 1, hi = std::min(start + H, blk.last_target);  // targets lo..hi
     if (hi < lo) continue;
@@ -160,7 +163,8 @@ template <class T>
 train_history train_generator(sid_generator<T>& m, const data::leave_one_out_split& split,
                               const generator_train_options& o,
                               const std::function<validation_score(const sid_generator<T>&)>& validate = {}) {
-  require(o.epochs >= 1 && o.batch_size >= 1, "train_generator: epochs and batch_size must be positive");
+  require(o.epochs >= 1 && o.batch_size >= 1 && o.tail_stride >= 1,
+          "train_generator: epochs, batch_size and tail_stride must be positive");
   require(split.n_items() == m.items(), "train_generator: the split has ", split.n_items(),
           " items, the model's code table ", m.items());
   const auto t_start = std::chrono::steady_clock::now();
@@ -242,7 +246,7 @@ train_history train_generator(sid_generator<T>& m, const data::leave_one_out_spl
     while (next < blocks.size() && steps < steps_per_epoch) {
       batch.clear();
       while (next < blocks.size() && batch.decoders() < o.batch_size)
-        detail::add_block(batch, split, blocks[next++], H, m.config().attention);
+        detail::add_block(batch, split, blocks[next++], H, m.config().attention, o.tail_stride);
       if (o.order == train_order::random) {
         rng pg = g.fork(static_cast<std::uint64_t>(step));
         for (index_t j = 0; j < batch.decoders(); ++j) {

@@ -30,6 +30,7 @@
 #include "reg4rec/backend/simd/softmax.hpp"
 #include "reg4rec/core/parallel.hpp"
 #include "reg4rec/core/workspace.hpp"
+#include "reg4rec/kernels/gemm.hpp"
 #include "reg4rec/nn/buffer.hpp"
 #include "reg4rec/nn/kv_cache.hpp"
 #include "reg4rec/nn/linear.hpp"
@@ -92,27 +93,17 @@ struct attention_layout {
 
 namespace detail {
 
-template <class T>
-using block_map = Eigen::Map<const matrix<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
-template <class T>
-using mblock_map = Eigen::Map<matrix<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
-
 // Rows [s·len, (s + 1)·len) and columns [h·dh, (h + 1)·dh) of a row-major view.
 template <class T>
-block_map<T> head_block(cmatrix_view<T> m, index_t s, index_t len, index_t h, index_t dh) {
-  return block_map<T>(m.row_ptr(s * len) + h * dh, len, dh, Eigen::OuterStride<>(m.stride()));
-}
-template <class T>
-mblock_map<T> head_block(matrix_view<T> m, index_t s, index_t len, index_t h, index_t dh) {
-  return mblock_map<T>(m.row_ptr(s * len) + h * dh, len, dh, Eigen::OuterStride<>(m.stride()));
+matrix_view<T> head_block(matrix_view<T> m, index_t s, index_t len, index_t h, index_t dh) {
+  return matrix_view<T>(m.row_ptr(s * len) + h * dh, len, dh, m.stride());
 }
 
 // P (q_len × kv_len) = softmax over each row's key range of scale·q·kᵀ; zero outside.
 template <class T, class Mask>
-void attend_probs(const Mask& mask, index_t s, index_t kv_seq, const block_map<T>& q,
-                  const block_map<T>& k, T scale, T* probs, index_t q_len, index_t kv_len) {
-  mblock_map<T> p(probs, q_len, kv_len, Eigen::OuterStride<>(kv_len));
-  p.noalias() = (q * k.transpose()) * scale;
+void attend_probs(const Mask& mask, index_t s, index_t kv_seq, cmatrix_view<T> q, cmatrix_view<T> k, T scale,
+                  T* probs, index_t q_len, index_t kv_len) {
+  kernels::gemm<T>(trans::no, trans::yes, scale, q, k, T(0), matrix_view<T>(probs, q_len, kv_len));
   for (index_t i = 0; i < q_len; ++i) {
     T* row = probs + i * kv_len;
     const key_range r = mask(s, kv_seq, i, kv_len);
@@ -147,12 +138,12 @@ struct attention_core {
       for (index_t t = lo; t < hi; ++t) {
         const index_t s = t / heads, h = t % heads, m = L.kv_of(s);
         T* p = probs ? probs + t * plen : scratch;
-        const auto qs = detail::head_block<T>(q, s, L.q_len, h, dh);
-        const auto ks = detail::head_block<T>(k, m, L.kv_len, h, dh);
-        const auto vs = detail::head_block<T>(v, m, L.kv_len, h, dh);
-        detail::attend_probs(mask, s, m, qs, ks, scale, p, L.q_len, L.kv_len);
-        detail::head_block<T>(out, s, L.q_len, h, dh).noalias() =
-            detail::block_map<T>(p, L.q_len, L.kv_len, Eigen::OuterStride<>(L.kv_len)) * vs;
+        const auto qs = detail::head_block(q, s, L.q_len, h, dh);
+        const auto ks = detail::head_block(k, m, L.kv_len, h, dh);
+        const auto vs = detail::head_block(v, m, L.kv_len, h, dh);
+        detail::attend_probs<T>(mask, s, m, qs, ks, scale, p, L.q_len, L.kv_len);
+        kernels::gemm<T>(trans::no, trans::no, T(1), cmatrix_view<T>(p, L.q_len, L.kv_len), vs, T(0),
+                         detail::head_block(out, s, L.q_len, h, dh));
       }
     });
   }
@@ -180,18 +171,17 @@ struct attention_core {
       T* dp = ws.take<T>(plen).data();
       for (index_t t = lo; t < hi; ++t) {
         const index_t m = t / heads, h = t % heads;
-        const auto ks = detail::head_block<T>(k, m, L.kv_len, h, dh);
-        const auto vs = detail::head_block<T>(v, m, L.kv_len, h, dh);
-        auto dks = detail::head_block<T>(dk, m, L.kv_len, h, dh);
-        auto dvs = detail::head_block<T>(dv, m, L.kv_len, h, dh);
+        const auto ks = detail::head_block(k, m, L.kv_len, h, dh);
+        const auto vs = detail::head_block(v, m, L.kv_len, h, dh);
+        const auto dks = detail::head_block(dk, m, L.kv_len, h, dh);
+        const auto dvs = detail::head_block(dv, m, L.kv_len, h, dh);
+        const matrix_view<T> dpm(dp, L.q_len, L.kv_len);
         for (index_t j = start[m]; j < start[m + 1]; ++j) {
           const index_t s = order[j];
-          const detail::block_map<T> p(probs + (s * heads + h) * plen, L.q_len, L.kv_len,
-                                       Eigen::OuterStride<>(L.kv_len));
-          const auto dos = detail::head_block<T>(dout, s, L.q_len, h, dh);
-          detail::mblock_map<T> dpm(dp, L.q_len, L.kv_len, Eigen::OuterStride<>(L.kv_len));
-          dpm.noalias() = dos * vs.transpose();
-          dvs.noalias() += p.transpose() * dos;
+          const cmatrix_view<T> p(probs + (s * heads + h) * plen, L.q_len, L.kv_len);
+          const auto dos = detail::head_block(dout, s, L.q_len, h, dh);
+          kernels::gemm<T>(trans::no, trans::yes, T(1), dos, vs, T(0), dpm);  // dP = dO·Vᵀ
+          kernels::gemm<T>(trans::yes, trans::no, T(1), p, dos, T(1), dvs);   // dV += Pᵀ·dO
           // dS = P ⊙ (dP − rowsum(P ⊙ dP)), in place in dp.
           for (index_t i = 0; i < L.q_len; ++i) {
             const T* pr = probs + (s * heads + h) * plen + i * L.kv_len;
@@ -200,8 +190,8 @@ struct attention_core {
             for (index_t jj = 0; jj < L.kv_len; ++jj) dot += pr[jj] * dr[jj];
             for (index_t jj = 0; jj < L.kv_len; ++jj) dr[jj] = pr[jj] * (dr[jj] - dot) * scale;
           }
-          detail::head_block<T>(dq, s, L.q_len, h, dh).noalias() = dpm * ks;
-          dks.noalias() += dpm.transpose() * detail::head_block<T>(q, s, L.q_len, h, dh);
+          kernels::gemm<T>(trans::no, trans::no, T(1), dpm, ks, T(0), detail::head_block(dq, s, L.q_len, h, dh));
+          kernels::gemm<T>(trans::yes, trans::no, T(1), dpm, detail::head_block(q, s, L.q_len, h, dh), T(1), dks);
         }
       }
     });

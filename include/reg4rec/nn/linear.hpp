@@ -1,12 +1,14 @@
 // Linear layer: y = x·W + b with W stored (in × out) row-major, so the forward product and
-// both backward products run on the stored layout (Eigen packs the operands; no transposed
-// copies are made).
+// both backward products run on the stored layout through kernels::gemm (NN forward, NT for
+// dx = dy·Wᵀ, TN for dW += xᵀ·dy; the packing absorbs the transpositions, no transposed copies
+// are made).
 #pragma once
 
 #include <string>
 
 #include "reg4rec/core/error.hpp"
 #include "reg4rec/core/rng.hpp"
+#include "reg4rec/kernels/gemm.hpp"
 #include "reg4rec/nn/init.hpp"
 #include "reg4rec/nn/parameters.hpp"
 
@@ -35,9 +37,9 @@ class linear {
     check(x, "x");
     check_dim(cat_("rows of y").c_str(), y.rows(), x.rows());
     check_dim(cat_("columns of y").c_str(), y.cols(), out_);
-    auto ye = y.eigen();
-    ye.noalias() = x.eigen() * cmatrix_view<T>(weight.value()).eigen();
-    if (bias.valid()) ye.rowwise() += cmatrix_view<T>(bias.value()).eigen().row(0);
+    // The bias is added in the product's epilogue (no second pass over y).
+    kernels::gemm<T>(trans::no, trans::no, T(1), x, weight.value(), T(0), y,
+                     {bias.valid() ? cspan<T>(bias.value().data(), out_) : cspan<T>(), {}});
   }
 
   /// dW += xᵀ·dy, db += Σ_rows dy; dx: (n, in) = dy·Wᵀ unless dx is empty (input needs no
@@ -46,15 +48,13 @@ class linear {
     check(x, "x");
     check_dim(cat_("rows of dy").c_str(), dy.rows(), x.rows());
     check_dim(cat_("columns of dy").c_str(), dy.cols(), out_);
-    weight.grad().eigen().noalias() += x.eigen().transpose() * dy.eigen();
-    if (bias.valid()) bias.grad().eigen().row(0) += dy.eigen().colwise().sum();
+    // db is summed from dy while the product packs it (no second pass over dy).
+    kernels::gemm<T>(trans::yes, trans::no, T(1), x, dy, T(1), weight.grad(),
+                     {{}, bias.valid() ? span<T>(bias.grad().data(), out_) : span<T>()});
     if (!dx.empty()) {
       check_dim(cat_("rows of dx").c_str(), dx.rows(), x.rows());
       check_dim(cat_("columns of dx").c_str(), dx.cols(), in_);
-      if (accumulate_dx)
-        dx.eigen().noalias() += dy.eigen() * cmatrix_view<T>(weight.value()).eigen().transpose();
-      else
-        dx.eigen().noalias() = dy.eigen() * cmatrix_view<T>(weight.value()).eigen().transpose();
+      kernels::gemm<T>(trans::no, trans::yes, T(1), dy, weight.value(), accumulate_dx ? T(1) : T(0), dx);
     }
   }
 

@@ -1,15 +1,18 @@
 // k-means: one codebook of K centroids fitted by Lloyd's algorithm.
 //
-//   quant::kmeans<> km(256);                       // l2, k-means++, standard assignment
-//   km.fit(x, {.seed = 7, .iterations = 25});      // x: (n, d), n ≥ K
+//   quant::l2_kmeans km(256);                      // l2, k-means++, standard assignment
+//   quant::fit_options o;
+//   o.seed = 7;
+//   km.fit(x, o);                                  // x: (n, d), n ≥ K
 //   auto codes = km.encode(x);                     // (n, 1) int32
 //
 // Steps, each deterministic for a given seed and independent of the thread count:
 // - seeding (Init policy): k-means++ draws centre k with probability ∝ cost(x_i, nearest chosen
-//   centre); by default 2 + ⌊ln K⌋ draws per centre, keeping the one that lowers the total cost
-//   most (greedy k-means++). One centre at a time is a matrix–vector product, so the cost updates use Eigen on
-//   row blocks rather than the nearest-code kernel (whose panels hold 64 codes: a single code
-//   would waste 63/64 of its work). Sampling walks fixed blocks of partial sums.
+//   centre); by default 2 + ⌊ln K⌋ draws per centre, keeping the one that lowers the total
+//   cost most (greedy k-means++). A step evaluates a handful of candidates against every
+//   point, which Eigen does on row blocks; the nearest-code kernel would not help (it returns
+//   only the best code, and packs 64 codes per panel). Sampling walks fixed blocks of partial
+//   sums.
 // - assignment (Assign policy): the nearest-code kernel (kernels::codebook_search) over the
 //   Distance policy's search codebook, rows split across threads.
 // - update: each centroid becomes the mean of its members, summed in double in item order.
@@ -18,7 +21,8 @@
 //   member. That point's cost drops to 0, so the objective still cannot increase.
 // - stop after `iterations` updates or when the objective falls by less than
 //   `tolerance` × its previous value. The objective recorded after every assignment is
-//   Σ cost (squared distance, or 1 − cosine) and never increases under standard assignment.
+//   Σ cost (inertia = squared distances, or Σ 1 − cosine) and never increases under standard
+//   assignment.
 #pragma once
 
 #include <algorithm>

@@ -2,7 +2,10 @@
 // levels before it left over, so the SID (c_0, ..., c_{L−1}) is coarse-to-fine (ordered).
 //
 //   quant::rq_kmeans rq(3, 256);            // 3 levels × 256 codes
-//   rq.fit(x, {.seed = 1, .log = &std::clog});
+//   quant::fit_options o;
+//   o.seed = 1;
+//   o.log = &std::clog;                     // k-means progress per level, residual energy
+//   rq.fit(x, o);
 //   rq.set_beam_width(5);
 //   auto codes = rq.encode(x);             // (n, 3) int32
 //   auto xhat = rq.decode(codes);          // Σ_l C_l[c_l]

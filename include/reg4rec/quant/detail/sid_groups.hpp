@@ -3,12 +3,14 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <numeric>
 #include <vector>
 
 #include "reg4rec/core/error.hpp"
+#include "reg4rec/core/parallel.hpp"
 #include "reg4rec/core/view.hpp"
 
 namespace reg4rec::quant::detail {
@@ -27,18 +29,30 @@ inline void check_codes(const char* who, cmatrix_view<std::int32_t> codes, index
     }
 }
 
-/// Throws value_error naming the first row of x with a NaN or an infinity.
+/// Throws value_error naming the first row of x with a NaN or an infinity. Rows are scanned
+/// in parallel; each range stops at its first bad row and the smallest one is reported, so the
+/// message does not depend on the thread count.
 inline void check_finite(const char* who, cmatrix_view<float> x) {
-  for (index_t i = 0; i < x.rows(); ++i) {
-    const float* p = x.row_ptr(i);
-    float acc = 0;
-    for (index_t j = 0; j < x.cols(); ++j) acc += p[j] * 0.0f;  // NaN iff some entry is NaN/Inf
-    if (REG4REC_UNLIKELY(acc != 0.0f))
-      for (index_t j = 0; j < x.cols(); ++j)
-        if (!std::isfinite(p[j]))
-          throw value_error(reg4rec::detail::cat(who, ": row ", i, " of x has a non-finite value (",
-                                                 p[j], ") in column ", j));
-  }
+  std::atomic<index_t> first{x.rows()};
+  parallel_for(0, x.rows(), 16384, [&](index_t lo, index_t hi) {
+    for (index_t i = lo; i < hi; ++i) {
+      const float* p = x.row_ptr(i);
+      float acc = 0;
+      for (index_t j = 0; j < x.cols(); ++j) acc += p[j] * 0.0f;  // NaN iff some entry is NaN/Inf
+      if (REG4REC_UNLIKELY(acc != 0.0f)) {
+        index_t cur = first.load();
+        while (i < cur && !first.compare_exchange_weak(cur, i)) {
+        }
+        return;
+      }
+    }
+  });
+  const index_t i = first.load();
+  if (i == x.rows()) return;
+  for (index_t j = 0; j < x.cols(); ++j)
+    if (!std::isfinite(x(i, j)))
+      throw value_error(reg4rec::detail::cat(who, ": row ", i, " of x has a non-finite value (", x(i, j),
+                                             ") in column ", j));
 }
 
 /// Lexicographic three-way comparison of two code rows of length len.

@@ -1,0 +1,243 @@
+#!/usr/bin/env bash
+# Tests of the reg4rec program, run by CTest (tests/CMakeLists.txt):
+#
+#   cli_test.sh errors    BINARY SOURCE_DIR TOYS_DIR   bad invocations: one-line error + usage,
+#                                                      exit status, no half-written output
+#   cli_test.sh pipeline  BINARY SOURCE_DIR TOYS_DIR   pipeline --model popularity on the bundled
+#                                                      data and on Toys (skipped when absent)
+#   cli_test.sh models    BINARY SOURCE_DIR TOYS_DIR   train / align / evaluate / recommend round
+#                                                      trips and a small pipeline with the report
+#
+# Everything runs on the tiny synthetic dataset of tests/cli/data/tiny (or the bundled data for
+# the popularity smoke test) with settings small enough to take seconds.
+set -u
+MODE=$1
+BIN=$2
+SRC=$3
+TOYS=$4
+TINY="$SRC/tests/cli/data/tiny"
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+export OMP_WAIT_POLICY=PASSIVE
+FAILS=0
+# Tiny model settings: one epoch, a small network, few validation users.
+SMALL=(--epochs 1 --vae-epochs 1 --eval-users 20 --d-model 16 --d-ff 32 --layers 1 --beam 5 --quiet)
+
+fail() {
+  echo "FAIL: $*"
+  FAILS=$((FAILS + 1))
+}
+
+# run NAME EXPECTED_RC CMD...: runs CMD, stdout/stderr in $T/NAME.out/.err, checks the status.
+run() {
+  local name=$1 want=$2
+  shift 2
+  "$@" >"$T/$name.out" 2>"$T/$name.err"
+  local rc=$?
+  if [[ "$want" == "nonzero" ]]; then
+    [[ $rc -ne 0 ]] || fail "$name: expected a non-zero exit status, got 0"
+  elif [[ $rc -ne $want ]]; then
+    fail "$name: exit status $rc, expected $want; stderr: $(head -c 600 "$T/$name.err")"
+  fi
+  return 0
+}
+
+# bad NAME EXPECTED_RC PATTERN CMD...: a bad invocation. Stderr must be exactly one error line
+# "reg4rec <command>: ..." matching PATTERN, then the usage ("usage: reg4rec <command> ...",
+# possibly continued on indented lines); nothing on stdout.
+bad() {
+  local name=$1 want=$2 pattern=$3
+  shift 3
+  run "$name" "$want" "$@"
+  local cmd=$2
+  local first second
+  first=$(sed -n 1p "$T/$name.err")
+  second=$(sed -n 2p "$T/$name.err")
+  [[ "$first" == "reg4rec $cmd: "* ]] || fail "$name: first stderr line is not 'reg4rec $cmd: ...': '$first'"
+  grep -Eq -- "$pattern" <<<"$first" || fail "$name: error line does not match /$pattern/: '$first'"
+  [[ "$second" == "usage: reg4rec $cmd"* ]] || fail "$name: second stderr line is not the usage: '$second'"
+  if [[ $(wc -l <"$T/$name.err") -gt 2 ]]; then
+    tail -n +3 "$T/$name.err" | grep -qv '^ ' && fail "$name: more than one error line: $(cat "$T/$name.err")"
+  fi
+  [[ ! -s "$T/$name.out" ]] || fail "$name: wrote to stdout: $(head -c 300 "$T/$name.out")"
+  return 0
+}
+
+# has_keys FILE KEY...: every key appears as a JSON key in FILE.
+has_keys() {
+  local f=$1
+  shift
+  [[ -f "$f" ]] || { fail "$f was not written"; return 0; }
+  for k in "$@"; do
+    grep -q "\"$k\":" "$f" || fail "$f lacks the key \"$k\""
+  done
+}
+
+# small_npy FILE ROWS COLS: a float32 .npy file of zeros, written with printf (no Python needed).
+small_npy() {
+  local dict="{'descr': '<f4', 'fortran_order': False, 'shape': ($2, $3), }"
+  while (((10 + ${#dict} + 1) % 64)); do dict+=" "; done
+  local len=$((${#dict} + 1))
+  {
+    printf '\x93NUMPY\x01\x00'
+    printf "\\x$(printf '%02x' $((len % 256)))\\x$(printf '%02x' $((len / 256)))"
+    printf '%s\n' "$dict"
+    head -c $(($2 * $3 * 4)) /dev/zero
+  } >"$1"
+}
+
+no_partial_files() {
+  local left
+  left=$(find "$T" \( -name '*.tmp.*' -o -name '*.partial-*' -o -name '*.old-*' \) -print)
+  [[ -z "$left" ]] || fail "temporary files left behind: $left"
+}
+
+case "$MODE" in
+errors)
+  run no_args 2 "$BIN"
+  grep -q '^usage: reg4rec <command>' "$T/no_args.err" || fail "no_args: no usage on stderr"
+  run unknown_command 2 "$BIN" frobnicate
+  grep -q "unknown command 'frobnicate'" "$T/unknown_command.err" || fail "unknown_command: message"
+  run help 0 "$BIN" --help
+  for cmd in info features tokenize train align evaluate recommend pipeline ablation; do
+    run "help_$cmd" 0 "$BIN" "$cmd" --help
+    grep -q "^usage: reg4rec $cmd" "$T/help_$cmd.out" || fail "$cmd --help does not print its usage"
+    grep -q "  $cmd " "$T/help.out" || fail "reg4rec --help does not list $cmd"
+    bad "unknown_flag_$cmd" 2 "unknown option '--no-such-flag'" "$BIN" "$cmd" --no-such-flag 1
+  done
+
+  # Missing files and folders: exit 1, one line naming the path, the usage.
+  bad missing_npy 1 "nope.npy" "$BIN" features --features "$T/nope.npy"
+  bad missing_data_features 1 "nope" "$BIN" features --data "$T/nope" --out "$T/f.npy"
+  bad missing_data_pipeline 1 "nope" "$BIN" pipeline --data "$T/nope" --out "$T/out_missing"
+  bad missing_data_train 1 "nope" "$BIN" train --data "$T/nope" --out "$T/model_missing"
+  bad missing_data_tokenize 1 "nope" "$BIN" tokenize --data "$T/nope" --out "$T/tok_missing"
+  bad missing_model_evaluate 1 "no such model folder" "$BIN" evaluate --model-dir "$T/nope"
+  bad missing_model_recommend 1 "no such model folder" "$BIN" recommend --model-dir "$T/nope" --user 1
+  bad missing_model_align 1 "no such model folder" "$BIN" align --model-dir "$T/nope"
+  mkdir -p "$T/not_a_model"
+  bad not_a_model 1 "manifest.json is missing" "$BIN" evaluate --model-dir "$T/not_a_model"
+  [[ ! -e "$T/f.npy" && ! -e "$T/out_missing" && ! -e "$T/model_missing" && ! -e "$T/tok_missing" ]] ||
+    fail "an output was created by a failed command"
+
+  # Wrong formats.
+  echo "not an npy file" >"$T/bad.npy"
+  bad bad_npy 1 "bad.npy" "$BIN" features --features "$T/bad.npy"
+  mkdir -p "$T/bad_data"
+  printf '1 1 2 3\n2 x 5\n' >"$T/bad_data/seq.txt"
+  bad bad_sequences 1 "seq.txt:2" "$BIN" pipeline --data "$T/bad_data" --model popularity --out "$T/out_bad"
+  [[ ! -e "$T/out_bad" ]] || fail "pipeline created its output folder for a malformed dataset"
+  mkdir -p "$T/bad_model"
+  echo '{"format": "reg4rec-model", "version": 1, ' >"$T/bad_model/manifest.json"
+  bad bad_manifest 1 "manifest.json" "$BIN" evaluate --model-dir "$T/bad_model"
+  echo '{"format": "something-else"}' >"$T/bad_model/manifest.json"
+  bad foreign_manifest 1 "not a reg4rec model manifest" "$BIN" recommend --model-dir "$T/bad_model" --history 1
+  bad bad_number 2 "expects a number" "$BIN" pipeline --epochs abc
+  bad bad_integer 2 "expects an integer" "$BIN" pipeline --seed 1.5
+  bad bad_preset 2 "quick or full" "$BIN" train --preset medium
+  bad bad_model 2 "unknown model 'nosuch'" "$BIN" pipeline --model nosuch
+  bad bad_train_model 2 "unknown model" "$BIN" train --model nosuch
+  bad bad_stage 2 "test or validation" "$BIN" evaluate --model-dir "$T/bad_model" --stage holdout
+  bad missing_value 2 "needs a value" "$BIN" train --out
+  bad stray_argument 2 "unexpected argument" "$BIN" evaluate stray
+  bad bad_threads 2 "at least 1" "$BIN" pipeline --threads 0
+  bad user_and_history 2 "exactly one" "$BIN" recommend --model-dir "$T/bad_model" --user 1 --history 2
+  bad features_conflict 2 "builds features" "$BIN" features --features "$T/bad.npy" --out "$T/x.npy"
+  no_partial_files
+  ;;
+
+pipeline)
+  # The default dataset (bundled Beauty), most-popular only: metrics.json with the keys of the issue.
+  run pop_beauty 0 "$BIN" pipeline --model popularity --out "$T/beauty" --quiet
+  has_keys "$T/beauty/metrics.json" model dataset split users recall@5 recall@10 ndcg@5 ndcg@10 mrr train_seconds tokenizer config
+  has_keys "$T/beauty/popularity/metrics.json" model recall@10
+  grep -q '"dataset": "beauty"' "$T/beauty/metrics.json" || fail "beauty metrics.json: dataset is not beauty"
+  grep -q '<html' "$T/beauty/report.html" || fail "beauty: no report.html"
+  grep -q 'popularity' "$T/beauty/report.html" || fail "beauty: the report lacks the model"
+  grep -q '| popularity |' "$T/pop_beauty.out" || fail "beauty: no summary table on stdout"
+  # Toys, unchanged invocation.
+  if [[ -d "$TOYS" ]]; then
+    run pop_toys 0 "$BIN" pipeline --data "$TOYS" --model popularity --out "$T/toys" --quiet
+    has_keys "$T/toys/metrics.json" model dataset split users recall@5 recall@10 ndcg@5 ndcg@10 mrr train_seconds
+    grep -q '"dataset": "toys"' "$T/toys/metrics.json" || fail "toys metrics.json: dataset is not toys"
+  else
+    echo "skipped: no Toys folder at $TOYS"
+  fi
+  no_partial_files
+  ;;
+
+models)
+  # Features: build, then report on the file.
+  run features_build 0 "$BIN" features --data "$TINY" --out "$T/features.npy" --quiet
+  run features_report 0 "$BIN" features --features "$T/features.npy" --data "$TINY"
+  grep -q '320 items x 384 dimensions' "$T/features_report.out" || fail "features report: shape line"
+
+  # TIGER: train, replace, evaluate, recommend.
+  run train_tiger 0 "$BIN" train --model tiger --data "$TINY" --out "$T/tiger" --features "$T/features.npy" "${SMALL[@]}"
+  for f in manifest.json generator.r4r trie.r4r tokenizer.r4r item_ids.txt popularity.npy; do
+    [[ -f "$T/tiger/$f" ]] || fail "tiger model folder lacks $f"
+  done
+  run train_tiger_again 0 "$BIN" train --model tiger --data "$TINY" --out "$T/tiger" --features "$T/features.npy" "${SMALL[@]}"
+  run evaluate_tiger 0 "$BIN" evaluate --model-dir "$T/tiger" --quiet
+  has_keys "$T/tiger/metrics-test.json" model dataset split users recall@5 recall@10 ndcg@5 ndcg@10 mrr
+  run recommend_tiger 0 "$BIN" recommend --model-dir "$T/tiger" --user 7 --k 5
+  grep -q 'path: c0:' "$T/recommend_tiger.out" || fail "recommend tiger: no reasoning path"
+  run recommend_history 0 "$BIN" recommend --model-dir "$T/tiger" --history "1 2,3" --k 3 --json
+  grep -q '"recommendations"' "$T/recommend_history.out" || fail "recommend --json: no recommendations"
+  bad unknown_user 1 "unknown user id '99999'" "$BIN" recommend --model-dir "$T/tiger" --user 99999
+  bad unknown_item 1 "unknown item id 'B0NOPE'" "$BIN" recommend --model-dir "$T/tiger" --history "1 B0NOPE"
+  bad corp_on_tiger 2 "REG4Rec model" "$BIN" evaluate --model-dir "$T/tiger" --corp
+  bad align_tiger 2 "unordered MPQ tokens" "$BIN" align --model-dir "$T/tiger"
+  bad other_dataset 1 "is not the dataset" "$BIN" evaluate --model-dir "$T/tiger" --data "$SRC/data/beauty"
+  mkdir -p "$T/occupied" && echo keep >"$T/occupied/notes.txt"
+  bad occupied_out 1 "refusing to replace" "$BIN" train --model tiger --data "$TINY" --out "$T/occupied" "${SMALL[@]}"
+  grep -q keep "$T/occupied/notes.txt" || fail "train touched a folder that is not a model"
+  # A failure after loading (features of the wrong size) leaves no model folder.
+  small_npy "$T/wrong_rows.npy" 7 5
+  run wrong_rows_report 0 "$BIN" features --features "$T/wrong_rows.npy"
+  grep -q '7 items x 5 dimensions' "$T/wrong_rows_report.out" || fail "features report of a hand-made .npy"
+  run wrong_features 1 "$BIN" train --model tiger --data "$TINY" --out "$T/never" --features "$T/wrong_rows.npy" "${SMALL[@]}"
+  [[ ! -e "$T/never" ]] || fail "a failed train left a model folder"
+
+  # REG4Rec: SFT, PARS + MSRA, evaluate with CORP, recommend with the reasoning path.
+  run train_sft 0 "$BIN" train --model reg4rec-sft --data "$TINY" --out "$T/sft" --features "$T/features.npy" "${SMALL[@]}"
+  [[ -f "$T/sft/posting.r4r" && -f "$T/sft/categories.r4r" ]] || fail "reg4rec-sft folder lacks posting.r4r or categories.r4r"
+  run align 0 "$BIN" align --model-dir "$T/sft" --pars-epochs 1 --pars-users 64 --pars-paths 4 --msra-steps 2 \
+    --eval-users 20 --beam 5 --quiet
+  grep -q '"model": "reg4rec"' "$T/sft-aligned/manifest.json" || fail "align: the new folder is not a reg4rec model"
+  grep -q '"corp": true' "$T/sft-aligned/manifest.json" || fail "align: CORP is not on by default"
+  run evaluate_corp 0 "$BIN" evaluate --model-dir "$T/sft-aligned" --stage validation --users 50 --out "$T/val.json" --quiet
+  grep -q '"corp": true' "$T/val.json" || fail "evaluate: CORP not recorded"
+  run recommend_corp 0 "$BIN" recommend --model-dir "$T/sft-aligned" --user 3 --k 3 --no-corp
+  grep -q 'path: c[0-9]:[0-9]* \[' "$T/recommend_corp.out" || fail "recommend reg4rec: no path with categories"
+
+  # SASRec: train, evaluate, recommend.
+  run train_sasrec 0 "$BIN" train --model sasrec --data "$TINY" --out "$T/sasrec" --epochs 1 --d-model 16 --quiet
+  [[ -f "$T/sasrec/network.r4r" ]] || fail "sasrec folder lacks network.r4r"
+  run evaluate_sasrec 0 "$BIN" evaluate --model-dir "$T/sasrec" --quiet
+  run recommend_sasrec 0 "$BIN" recommend --model-dir "$T/sasrec" --history "1 2 3" --k 4
+
+  # A small pipeline: per-model files, metrics.json with every model, the HTML report.
+  run pipeline_tiny 0 "$BIN" pipeline --data "$TINY" --model sasrec,tiger --out "$T/pipe" --features "$T/features.npy" \
+    --eval-every 1 --save-models "${SMALL[@]}"
+  has_keys "$T/pipe/metrics.json" model dataset split users recall@5 recall@10 ndcg@5 ndcg@10 mrr train_seconds models
+  grep -q '"model": "tiger"' "$T/pipe/metrics.json" || fail "pipeline metrics.json: headline is not the last model"
+  for m in sasrec tiger; do has_keys "$T/pipe/$m/metrics.json" model recall@10; done
+  [[ -f "$T/pipe/tiger/model/manifest.json" ]] || fail "pipeline --save-models: no tiger model folder"
+  grep -q '<svg' "$T/pipe/report.html" || fail "report.html has no SVG plot"
+  grep -q 'Training loss per epoch' "$T/pipe/report.html" || fail "report.html lacks the loss plot"
+  grep -q 'Codebook utilisation' "$T/pipe/report.html" || fail "report.html lacks codebook utilisation"
+  grep -qi '<script' "$T/pipe/report.html" && fail "report.html contains a script"
+  no_partial_files
+  ;;
+*)
+  echo "unknown mode $MODE"
+  exit 2
+  ;;
+esac
+
+if [[ $FAILS -gt 0 ]]; then
+  echo "$FAILS check(s) failed"
+  exit 1
+fi
+echo "all $MODE checks passed"
