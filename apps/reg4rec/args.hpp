@@ -74,8 +74,8 @@ class args {
     const std::string& v = values_.at(name);
     char* end = nullptr;
     const double x = std::strtod(v.c_str(), &end);
-    if (v.empty() || *end != '\0' || !std::isfinite(x))
-      throw usage_error("--" + name + " expects a finite number, got '" + v + "'");
+    if (v.empty() || *end != '\0') throw usage_error("--" + name + " expects a number, got '" + v + "'");
+    if (!std::isfinite(x)) throw usage_error("--" + name + " expects a finite number, got '" + v + "'");
     return x;
   }
 

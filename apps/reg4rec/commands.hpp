@@ -40,7 +40,7 @@ inline std::set<std::string> training_flags(std::set<std::string> extra) {
 inline void apply_threads(const args& a) {
   if (!a.has("threads")) return;
   const long long n = a.get_int("threads", 1);
-  if (n < 1 || n > 4096) throw usage_error("--threads must be in [1, 4096], got '" + a.get("threads", "") + "'");
+  if (n < 1 || n > 4096) throw usage_error("--threads must be at least 1 and at most 4096, got '" + a.get("threads", "") + "'");
   set_num_threads(static_cast<int>(n));
 }
 

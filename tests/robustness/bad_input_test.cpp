@@ -559,7 +559,7 @@ std::vector<cli_case> cli_catalogue() {
   c.push_back({"cli-epochs-fraction", "a fractional epoch count", 2, v{"pipeline", "--epochs", "2.5"},
                {"--epochs expects a whole number"}});
   c.push_back({"cli-dropout-one", "dropout 1", 2, v{"pipeline", "--dropout", "1"}, {"--dropout must lie in [0, 1)"}});
-  c.push_back({"cli-threads-zero", "zero threads", 2, v{"pipeline", "--threads", "0"}, {"--threads must be in [1, 4096]"}});
+  c.push_back({"cli-threads-zero", "zero threads", 2, v{"pipeline", "--threads", "0"}, {"--threads must be at least 1 and at most 4096, got '0'"}});
   c.push_back({"cli-no-data", "a data folder that does not exist", 1,
                v{"pipeline", "--data", "{tmp}/nowhere", "--model", "popularity", "--out", "{out}", "--quiet"},
                {"nowhere", "cannot open the data folder"}});
