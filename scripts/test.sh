@@ -24,7 +24,7 @@ if [[ "${REG4REC_FUZZ_SMOKE:-1}" != 0 ]] && command -v clang++ >/dev/null 2>&1; 
     -DREG4REC_FUZZ_SECONDS="${REG4REC_FUZZ_SECONDS:-3}" >/dev/null
   if grep -q '^REG4REC_LIBFUZZER_LINKS:INTERNAL=1' "$BUILD-fuzz/CMakeCache.txt"; then
     cmake --build "$BUILD-fuzz" -j "$JOBS" --target fuzz_all
-    (cd "$BUILD-fuzz" && ctest -L fuzz --output-on-failure --timeout 300)
+    (cd "$BUILD-fuzz" && ctest -L fuzz -j "$JOBS" --output-on-failure --timeout 300)
   else
     echo "[reg4rec] fuzz smoke skipped: clang++ cannot link libFuzzer (install libclang-rt-14-dev)"
   fi
