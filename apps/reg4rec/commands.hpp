@@ -51,13 +51,13 @@ inline double checked_override(const args& a, const std::string& k) {
                                                   "layers", "beam", "experts", "pars-epochs", "pars-paths",
                                                   "pars-users", "msra-steps"};
   static const std::set<std::string> non_negative{"eval-every", "patience", "eval-users", "weight-decay", "pars-kl",
-                                                  "pars-sft", "random-order", "item-level", "pars-max-users", "skip-nonfinite"};
+                                                  "pars-sft", "random-order", "item-level", "pars-max-users", "skip-nonfinite", "mpq-candidates"};
   static const std::set<std::string> positive{"lr", "pars-lr"};
   static const std::set<std::string> fraction{"dropout", "label-smoothing"};
   static const std::set<std::string> integral{"epochs", "vae-epochs", "batch-size", "d-model", "heads", "d-ff",
                                               "layers", "beam", "experts", "pars-epochs", "pars-paths", "pars-users",
                                               "msra-steps", "eval-every", "patience", "eval-users", "corp-kmin",
-                                              "random-order", "item-level", "pars-max-users", "skip-nonfinite"};
+                                              "random-order", "item-level", "pars-max-users", "skip-nonfinite", "mpq-candidates"};
   const double v = a.get_double(k, 0);
   auto bad = [&](const char* what) { throw usage_error("--" + k + " " + what + ", got '" + a.get(k, "") + "'"); };
   if (integral.count(k) && (v != std::floor(v) || std::abs(v) > 1e15)) bad("expects a whole number");

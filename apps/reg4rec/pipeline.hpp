@@ -34,7 +34,8 @@ inline const std::set<std::string>& numeric_options() {
                                        "patience", "eval-users", "d-model", "heads", "d-ff", "layers", "dropout",
                                        "label-smoothing", "beam", "experts", "random-order", "pars-epochs", "pars-lr",
                                        "pars-kl", "pars-sft", "pars-paths", "pars-users", "msra-steps", "msra-gamma",
-                                       "corp-theta", "corp-kmin", "item-level", "pars-max-users", "skip-nonfinite"};
+                                       "corp-theta", "corp-kmin", "item-level", "pars-max-users", "mpq-candidates",
+                                       "skip-nonfinite"};
   return o;
 }
 

@@ -17,7 +17,7 @@ namespace reg4rec::cli {
 struct reg4rec_assets {
   std::vector<std::int64_t> popularity;
   matrix<std::int32_t> codes;
-  quant::sid_stats stats;
+  quant::sid_stats stats, raw_stats;  // after / before collision handling
   double tokenizer_seconds = 0;
   quant::posting_index posting;
   quant::token_category_table categories;
@@ -44,6 +44,18 @@ inline std::unique_ptr<reg4rec_assets> build_reg4rec_assets(const dataset& ds, c
   fo.label = "mpq";
   mq.fit(x, fo);
   a->codes = mq.encode(x);
+  a->raw_stats = quant::compute_sid_stats(a->codes, qc.codebook_size, x);
+  if (const index_t C = rs.get_int("mpq-candidates", 8); C > 1) {  // collision handling
+    std::vector<matrix<std::int32_t>> cand;
+    std::vector<matrix<float>> score;
+    mq.candidates(x, std::min<index_t>(C, qc.codebook_size), cand, score);
+    const std::vector<double> pop(a->popularity.begin(), a->popularity.end());
+    const auto rep = quant::make_tuples_distinct(a->codes, cand, score, pop);
+    if (rs.log)
+      *rs.log << "mpq tokens before collision handling: " << a->raw_stats.distinct_sids << " distinct tuples, collision rate "
+              << a->raw_stats.collision_rate << "; " << rep.moved << " items moved to a free tuple, " << rep.unresolved
+              << " unresolved\n";
+  }
   a->stats = quant::compute_sid_stats(a->codes, qc.codebook_size, x);
   a->tokenizer_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   a->posting = quant::posting_index::build(a->codes, qc.codebook_size, a->popularity);

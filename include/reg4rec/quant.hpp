@@ -18,6 +18,7 @@
 #include "reg4rec/quant/prefix_trie.hpp"
 #include "reg4rec/quant/posting_index.hpp"
 #include "reg4rec/quant/token_categories.hpp"
+#include "reg4rec/quant/distinct_tuples.hpp"
 
 namespace reg4rec::quant {
 static_assert(is_quantizer_v<l2_kmeans> && is_quantizer_v<balanced_kmeans> && is_quantizer_v<rq_kmeans>,

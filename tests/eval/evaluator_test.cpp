@@ -77,9 +77,10 @@ TEST_CASE("evaluator: score model, masked and unmasked, hand-computed", "[eval][
   CHECK(r.stage == "validation");
   CHECK(r.ranks == std::vector<index_t>{2, 2, 1});
 
-  o.max_users = 2;
+  o.max_users = 2;  // evenly spaced: the first and the last of the three cases
   r = eval::evaluate(fixed_scores{}, s, data::stage::validation, o);
   CHECK(r.users == 2);
+  CHECK(r.ranks == std::vector<index_t>{2, 1});
 }
 
 TEST_CASE("evaluator: the model sees truncated histories, masking uses the full one", "[eval][evaluator]") {

@@ -155,6 +155,21 @@ TEST_CASE("mpq: loss falls, every expert's codebook is used, tokens are per-expe
       CHECK(codes(i, r) == best);
     }
   }
+  // candidates(): best first, the first one is the token, distances non-decreasing.
+  std::vector<matrix<std::int32_t>> cand;
+  std::vector<matrix<float>> score;
+  m.candidates(x, 4, cand, score);
+  REQUIRE(cand.size() == 3);
+  for (index_t r = 0; r < 3; ++r) {
+    CHECK(cand[r].col(0) == codes.col(r));
+    const auto z = m.expert_latents(x, r);
+    const auto C = m.codebook(r);
+    for (index_t i = 0; i < x.rows(); i += 97)
+      for (index_t j = 0; j < 4; ++j) {
+        CHECK(score[r](i, j) == Approx((z.row(i) - C.eigen().row(cand[r](i, j))).squaredNorm()).margin(1e-3));
+        if (j > 0) CHECK(score[r](i, j) >= score[r](i, j - 1));
+      }
+  }
   const auto g = m.router_gates(x.topRows(5));
   for (index_t i = 0; i < 5; ++i) CHECK(g.row(i).sum() == Approx(1.0f));
   const auto path = temp("mpq.bin");

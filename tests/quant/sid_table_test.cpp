@@ -210,3 +210,73 @@ TEST_CASE("sid_table: bad input is a clear error", "[quant][sid_table]") {
   cand.setZero();
   CHECK_THROWS_AS(quant::sid_table<quant::reassign_nearest_free>::build(codes, 4, {}, cand), dimension_error);
 }
+
+TEST_CASE("make_tuples_distinct: popular items keep their tuple, others take the cheapest free one",
+          "[quant][collisions]") {
+  // Items 0, 1, 2, 4 share (0, 0); item 3 has (1, 1). Candidate j of every codebook is code j
+  // (item 3: 1, 0, 2) and its loss is score(i, j) − score(i, 0).
+  matrix<std::int32_t> codes(5, 2);
+  codes << 0, 0, 0, 0, 0, 0, 1, 1, 0, 0;
+  std::vector<matrix<std::int32_t>> cand(2, matrix<std::int32_t>(5, 3));
+  std::vector<matrix<float>> score(2, matrix<float>(5, 3));
+  for (int r = 0; r < 2; ++r)
+    for (int i = 0; i < 5; ++i) {
+      cand[r].row(i) << 0, 1, 2;
+      score[r].row(i) << 0, 1, 2;
+    }
+  cand[0].row(3) << 1, 0, 2;
+  cand[1].row(3) << 1, 0, 2;
+  score[1].row(0) << 0, 2, 4;    // item 0: cheaper to change codebook 0
+  score[1].row(1) << 0, 0.5, 1;  // item 1: cheaper to change codebook 1
+  const std::vector<double> popularity{5, 4, 10, 1, 3};
+  const auto rep = quant::make_tuples_distinct(codes, cand, score, popularity);
+  CHECK(rep.moved == 3);
+  CHECK(rep.unresolved == 0);
+  CHECK((codes(2, 0) == 0 && codes(2, 1) == 0));  // the most popular keeps (0, 0)
+  CHECK((codes(0, 0) == 1 && codes(0, 1) == 0));
+  CHECK((codes(1, 0) == 0 && codes(1, 1) == 1));
+  CHECK((codes(4, 0) == 2 && codes(4, 1) == 0));  // (1, 0) and (0, 1) are taken: loss 2
+  CHECK((codes(3, 0) == 1 && codes(3, 1) == 1));  // never shared: untouched
+
+  // With one candidate per codebook nothing can move: the collisions stay, counted.
+  matrix<std::int32_t> again(5, 2);
+  again << 0, 0, 0, 0, 0, 0, 1, 1, 0, 0;
+  std::vector<matrix<std::int32_t>> c1(2, matrix<std::int32_t>(5, 1));
+  std::vector<matrix<float>> s1(2, matrix<float>::Zero(5, 1));
+  for (int r = 0; r < 2; ++r) c1[r].col(0) = again.col(r);
+  const auto rep1 = quant::make_tuples_distinct(again, c1, s1, popularity);
+  CHECK(rep1.moved == 0);
+  CHECK(rep1.unresolved == 3);
+  CHECK_THROWS_AS(quant::make_tuples_distinct(again, c1, std::vector<matrix<float>>(1), popularity), dimension_error);
+}
+
+TEST_CASE("make_tuples_distinct: with every code as a candidate all tuples become distinct by one-token moves",
+          "[quant][collisions]") {
+  rng g(3);
+  const index_t n = 120, M = 3, K = 8;  // codes drawn from 3 values: 27 tuples, many collisions
+  matrix<std::int32_t> codes(n, M);
+  for (index_t i = 0; i < n; ++i)
+    for (index_t r = 0; r < M; ++r) codes(i, r) = static_cast<std::int32_t>(g.below(3));
+  std::vector<matrix<std::int32_t>> cand(M, matrix<std::int32_t>(n, K));
+  std::vector<matrix<float>> score(M, matrix<float>(n, K));
+  for (index_t r = 0; r < M; ++r)
+    for (index_t i = 0; i < n; ++i)
+      for (index_t j = 0; j < K; ++j) {
+        cand[r](i, j) = static_cast<std::int32_t>((codes(i, r) + j) % K);
+        score[r](i, j) = float(j) + 0.01f * float(g.below(100));
+      }
+  const matrix<std::int32_t> before = codes;
+  const auto rep = quant::make_tuples_distinct(codes, cand, score);
+  std::set<std::vector<std::int32_t>> tuples;
+  index_t changed = 0;
+  for (index_t i = 0; i < n; ++i) {
+    tuples.insert({codes(i, 0), codes(i, 1), codes(i, 2)});
+    index_t diff = 0;
+    for (index_t r = 0; r < M; ++r) diff += codes(i, r) != before(i, r);
+    CHECK(diff <= 1);
+    changed += diff;
+  }
+  CHECK(rep.unresolved == 0);
+  CHECK(static_cast<index_t>(tuples.size()) == n);
+  CHECK(changed == rep.moved);
+}

@@ -44,7 +44,8 @@ struct evaluator_options {
   bool mask_history = true;
   /// List-based models: length of list asked for (0 = the largest K).
   index_t list_length = 0;
-  /// Evaluate only the first max_users cases (0 = all), e.g. for a quick validation.
+  /// Evaluate only max_users cases (0 = all), e.g. for a quick validation: evenly spaced over
+  /// the split's order (case ⌊(2i + 1)·N / (2·max_users)⌋), since users early in a file need not be typical.
   index_t max_users = 0;
   /// Run batches on several threads (the model's const score/recommend must allow it).
   bool parallel = true;
@@ -62,7 +63,7 @@ inline std::string progress_label(const evaluator_options& o, data::stage st) {
   return "evaluate " + o.model_name + " (" + data::to_string(st) + ")";
 }
 
-// Calls `rank_batch(batch, case_begin, ranks_out)` for every batch and folds the ranks.
+// Calls `rank_batch(batch, case_indices, ranks_out)` for every batch and folds the ranks.
 template <class RankBatch>
 eval_result run_batches(const data::leave_one_out_split& split, data::stage st, const evaluator_options& o,
                         bool scores, RankBatch&& rank_batch) {
@@ -70,7 +71,7 @@ eval_result run_batches(const data::leave_one_out_split& split, data::stage st, 
   require(o.max_users >= 0, "evaluate: max_users must be >= 0, got ", o.max_users);
   metric_accumulator acc(o.ks);  // validates the cutoffs before any work
   const auto t0 = std::chrono::steady_clock::now();
-  const index_t n = o.max_users > 0 ? std::min(o.max_users, split.n_eval_users()) : split.n_eval_users();
+  const index_t N = split.n_eval_users(), n = o.max_users > 0 ? std::min(o.max_users, N) : N;
   const index_t n_batches = (n + o.batch_size - 1) / o.batch_size;
   std::vector<index_t> ranks(static_cast<std::size_t>(n), not_found);
 
@@ -79,14 +80,16 @@ eval_result run_batches(const data::leave_one_out_split& split, data::stage st, 
   auto one_batch = [&](index_t b) {
     const index_t lo = b * o.batch_size, hi = std::min(n, lo + o.batch_size);
     eval_batch batch;
+    std::vector<index_t> cases;
     batch.users.reserve(static_cast<std::size_t>(hi - lo));
     batch.histories.reserve(static_cast<std::size_t>(hi - lo));
     for (index_t i = lo; i < hi; ++i) {
-      const auto c = split.evaluation(st, i);
+      cases.push_back(n == N ? i : (2 * i + 1) * N / (2 * n));  // centred in its stretch
+      const auto c = split.evaluation(st, cases.back());
       batch.users.push_back(c.user);
       batch.histories.push_back(c.history);
     }
-    rank_batch(batch, lo, span<index_t>(ranks.data() + lo, hi - lo));
+    rank_batch(batch, cspan<index_t>(cases.data(), hi - lo), span<index_t>(ranks.data() + lo, hi - lo));
     std::lock_guard<std::mutex> lock(prog_mutex);
     prog.advance(hi - lo);
   };
@@ -128,13 +131,13 @@ eval_result evaluate_scores(const Model& model, const data::leave_one_out_split&
   static_assert(is_score_model_v<Model>,
                 "Model needs: void score(const eval_batch&, matrix_view<float>) const");
   const index_t n_items = split.n_items();
-  return detail::run_batches(split, st, o, true, [&](const eval_batch& batch, index_t first, span<index_t> ranks) {
+  return detail::run_batches(split, st, o, true, [&](const eval_batch& batch, cspan<index_t> cases, span<index_t> ranks) {
     auto& ws = thread_workspace();
     auto frame = ws.scope();
     matrix_view<float> scores = ws.take_matrix<float>(batch.size(), n_items);
     model.score(batch, scores);
     for (index_t b = 0; b < batch.size(); ++b) {
-      const auto c = split.evaluation(st, first + b);
+      const auto c = split.evaluation(st, cases[b]);
       ranks[b] = score_rank<float>(scores.row(b), c.target,
                                    o.mask_history ? c.full_history : cspan<std::int32_t>());
     }
@@ -151,7 +154,7 @@ eval_result evaluate_lists(const Model& model, const data::leave_one_out_split& 
   require(!o.ks.empty(), "evaluate: no cutoff K given");
   const index_t k = o.list_length > 0 ? o.list_length : *std::max_element(o.ks.begin(), o.ks.end());
   const index_t n_items = split.n_items();
-  return detail::run_batches(split, st, o, false, [&](const eval_batch& batch, index_t first, span<index_t> ranks) {
+  return detail::run_batches(split, st, o, false, [&](const eval_batch& batch, cspan<index_t> cases, span<index_t> ranks) {
     std::vector<std::vector<std::int32_t>> lists;
     model.recommend(batch, k, lists);
     check_dim("evaluate: number of lists returned (batch size)", static_cast<index_t>(lists.size()), batch.size());
@@ -168,7 +171,7 @@ eval_result evaluate_lists(const Model& model, const data::leave_one_out_split& 
           throw value_error(reg4rec::detail::cat("evaluate: the list of user ", batch.users[b],
                                                  " holds item ", sorted[i], " twice"));
       }
-      ranks[b] = list_rank(l, split.evaluation(st, first + b).target);
+      ranks[b] = list_rank(l, split.evaluation(st, cases[b]).target);
     }
   });
 }

@@ -29,6 +29,7 @@
 #include "reg4rec/nn/linear.hpp"
 #include "reg4rec/nn/mlp.hpp"
 #include "reg4rec/optim/adamw.hpp"
+#include "reg4rec/quant/distinct_tuples.hpp"
 #include "reg4rec/quant/kmeans.hpp"
 #include "reg4rec/quant/quantizer.hpp"
 #include "reg4rec/quant/rq_vae.hpp"
@@ -190,6 +191,21 @@ class mpq {
     matrix<std::int32_t> c(x.rows(), cfg_.experts);
     encode(x, c);
     return c;
+  }
+
+  /// The C best codes of every codebook for each item, best first, and their search scores:
+  /// cand[r], score[r] (n × C). For quant::make_tuples_distinct (collision handling).
+  void candidates(cmatrix_view<float> x, index_t C, std::vector<matrix<std::int32_t>>& cand,
+                  std::vector<matrix<float>>& score) const {
+    require(C >= 1 && C <= cfg_.codebook_size, "mpq::candidates: C = ", C, " must be in [1, ", cfg_.codebook_size, "]");
+    cand.resize(static_cast<std::size_t>(cfg_.experts));
+    score.resize(static_cast<std::size_t>(cfg_.experts));
+    for (index_t r = 0; r < cfg_.experts; ++r) {
+      cand[r].resize(x.rows(), C);
+      score[r].resize(x.rows(), C);
+      const matrix<float> z = expert_latents(x, r);
+      search(r).topb(z, cand[r], score[r]);
+    }
   }
 
   /// x̂ = Dec(Σ_r ḡ_r·C_r[codes_r]) with ḡ the mean training gates.
