@@ -2,6 +2,8 @@
 // boolean `--flag`. Unknown flags, missing values and bad numbers are usage errors.
 #pragma once
 
+#include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <map>
 #include <set>
@@ -61,8 +63,10 @@ class args {
     if (!has(name)) return fallback;
     const std::string& v = values_.at(name);
     char* end = nullptr;
+    errno = 0;
     const long long x = std::strtoll(v.c_str(), &end, 10);
-    if (v.empty() || *end != '\0') throw usage_error("--" + name + " expects an integer, got '" + v + "'");
+    if (v.empty() || *end != '\0' || errno == ERANGE)
+      throw usage_error("--" + name + " expects an integer, got '" + v + "'");
     return x;
   }
   double get_double(const std::string& name, double fallback) const {
@@ -71,6 +75,7 @@ class args {
     char* end = nullptr;
     const double x = std::strtod(v.c_str(), &end);
     if (v.empty() || *end != '\0') throw usage_error("--" + name + " expects a number, got '" + v + "'");
+    if (!std::isfinite(x)) throw usage_error("--" + name + " expects a finite number, got '" + v + "'");
     return x;
   }
 

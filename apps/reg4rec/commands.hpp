@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <numeric>
@@ -39,8 +40,32 @@ inline std::set<std::string> training_flags(std::set<std::string> extra) {
 inline void apply_threads(const args& a) {
   if (!a.has("threads")) return;
   const long long n = a.get_int("threads", 1);
-  if (n < 1) throw usage_error("--threads must be at least 1, got " + std::to_string(n));
+  if (n < 1 || n > 4096) throw usage_error("--threads must be at least 1 and at most 4096, got '" + a.get("threads", "") + "'");
   set_num_threads(static_cast<int>(n));
+}
+
+/// The value of a numeric override, checked against its range before any work starts (a bad
+/// value found after an hour of training is a bad value found too late).
+inline double checked_override(const args& a, const std::string& k) {
+  static const std::set<std::string> at_least_one{"epochs", "vae-epochs", "batch-size", "d-model", "heads", "d-ff",
+                                                  "layers", "beam", "experts", "pars-epochs", "pars-paths",
+                                                  "pars-users", "msra-steps"};
+  static const std::set<std::string> non_negative{"eval-every", "patience", "eval-users", "weight-decay", "pars-kl",
+                                                  "pars-sft", "random-order", "item-level", "pars-max-users", "skip-nonfinite", "mpq-candidates"};
+  static const std::set<std::string> positive{"lr", "pars-lr"};
+  static const std::set<std::string> fraction{"dropout", "label-smoothing"};
+  static const std::set<std::string> integral{"epochs", "vae-epochs", "batch-size", "d-model", "heads", "d-ff",
+                                              "layers", "beam", "experts", "pars-epochs", "pars-paths", "pars-users",
+                                              "msra-steps", "eval-every", "patience", "eval-users", "corp-kmin",
+                                              "random-order", "item-level", "pars-max-users", "skip-nonfinite", "mpq-candidates"};
+  const double v = a.get_double(k, 0);
+  auto bad = [&](const char* what) { throw usage_error("--" + k + " " + what + ", got '" + a.get(k, "") + "'"); };
+  if (integral.count(k) && (v != std::floor(v) || std::abs(v) > 1e15)) bad("expects a whole number");
+  if (at_least_one.count(k) && v < 1) bad("must be at least 1");
+  if (non_negative.count(k) && v < 0) bad("must not be negative");
+  if (positive.count(k) && v <= 0) bad("must be positive");
+  if (fraction.count(k) && !(v >= 0 && v < 1)) bad("must lie in [0, 1)");
+  return v;
 }
 
 inline run_settings settings_from(const args& a) {
@@ -52,7 +77,7 @@ inline run_settings settings_from(const args& a) {
   rs.log = a.has("quiet") ? nullptr : &std::clog;
   apply_threads(a);
   for (const auto& k : numeric_options())
-    if (a.has(k)) rs.overrides[k] = a.get_double(k, 0);
+    if (a.has(k)) rs.overrides[k] = checked_override(a, k);
   return rs;
 }
 

@@ -91,6 +91,7 @@ inline model::generator_train_options train_preset(const run_settings& rs, const
   t.patience = rs.get_int("patience", rs.quick() ? 2 : 3);
   t.seed = rs.seed;
   t.log = rs.log;
+  t.nonfinite = nonfinite_policy(rs);
   if (!rs.work_dir.empty()) t.checkpoint = rs.work_dir + "/" + name + ".ckpt";
   return t;
 }

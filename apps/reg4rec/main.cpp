@@ -1,5 +1,6 @@
 // The reg4rec command-line program: `reg4rec <command> [options]`, `reg4rec <command> --help`.
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <functional>
 #include <iostream>
@@ -55,7 +56,7 @@ int cmd_ablation(const std::vector<std::string>& argv) {
   rs.log = a.has("quiet") ? nullptr : &std::clog;
   cli::apply_threads(a);
   for (const auto& k : cli::numeric_options())
-    if (a.has(k)) rs.overrides[k] = a.get_double(k, 0);
+    if (a.has(k)) rs.overrides[k] = cli::checked_override(a, k);
   const auto ds = cli::load_dataset(a.get("data", cli::default_data_dir(g_argv0)));
   const std::string out = a.get("out", "out/" + ds.name + "/ablation");
   cli::make_dirs(out);
@@ -158,7 +159,7 @@ int cmd_tokenize(const std::vector<std::string>& argv) {
   rs.log = a.has("quiet") ? nullptr : &std::clog;
   cli::apply_threads(a);
   for (const char* k : {"vae-epochs", "experts"})
-    if (a.has(k)) rs.overrides[k] = a.get_double(k, 0);
+    if (a.has(k)) rs.overrides[k] = cli::checked_override(a, k);
   std::vector<std::string> methods;
   const std::string which = a.get("method", "all");
   if (which == "all")
@@ -291,8 +292,15 @@ int main(int argc, char** argv) {
   } catch (const reg4rec::not_found_error& e) {  // unknown user or item id
     std::fprintf(stderr, "reg4rec %s: %s\nusage: %s\n", name.c_str(), one_line(e.what()).c_str(), it->second.usage);
     return 1;
-  } catch (const std::exception& e) {
+  } catch (const reg4rec::error& e) {
     std::fprintf(stderr, "reg4rec %s: %s\n", name.c_str(), one_line(e.what()).c_str());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "reg4rec %s: out of memory\n", name.c_str());
+    return 1;
+  } catch (const std::exception& e) {
+    // Not a reg4rec::error: a bug or an unforeseen failure, reported in one line all the same.
+    std::fprintf(stderr, "reg4rec %s: internal error: %s\n", name.c_str(), one_line(e.what()).c_str());
     return 1;
   }
 }

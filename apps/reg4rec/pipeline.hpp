@@ -34,7 +34,8 @@ inline const std::set<std::string>& numeric_options() {
                                        "patience", "eval-users", "d-model", "heads", "d-ff", "layers", "dropout",
                                        "label-smoothing", "beam", "experts", "random-order", "pars-epochs", "pars-lr",
                                        "pars-kl", "pars-sft", "pars-paths", "pars-users", "msra-steps", "msra-gamma",
-                                       "corp-theta", "corp-kmin", "item-level", "pars-max-users", "mpq-candidates"};
+                                       "corp-theta", "corp-kmin", "item-level", "pars-max-users", "mpq-candidates",
+                                       "skip-nonfinite"};
   return o;
 }
 
@@ -164,6 +165,10 @@ inline void make_dirs(const std::string& path) {
     }
     if (i < path.size()) p += path[i];
   }
+  // An existing non-folder (a file given as --out) is found now, not after the training.
+  struct stat st;
+  if (!path.empty() && (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)))
+    throw io_error(path, "exists and is not a folder");
 }
 
 /// The fields of a model's metrics object (into an open object of `j`): model, dataset, split,
@@ -221,6 +226,12 @@ inline model_run run_popularity(const dataset&, const data::leave_one_out_split&
   return r;
 }
 
+/// --skip-nonfinite 1: training drops (and counts) batches with a NaN/Inf loss or gradient
+/// instead of stopping with an error naming the step, the parameter and the last checkpoint.
+inline optim::nonfinite_policy nonfinite_policy(const run_settings& rs) {
+  return rs.get_int("skip-nonfinite", 0) ? optim::nonfinite_policy::skip : optim::nonfinite_policy::stop;
+}
+
 inline model::sasrec_options sasrec_preset(const run_settings& rs) {
   model::sasrec_options o;
   o.seed = rs.seed;
@@ -233,6 +244,7 @@ inline model::sasrec_options sasrec_preset(const run_settings& rs) {
   o.layers = rs.get_int("layers", o.layers);
   o.dropout = rs.get("dropout", o.dropout);
   o.lr = rs.get("lr", o.lr);
+  o.nonfinite = nonfinite_policy(rs);
   return o;
 }
 

@@ -125,6 +125,7 @@ inline align::pars_options pars_preset(const run_settings& rs, index_t msra_step
   o.msra_steps = msra_steps;
   o.msra_gamma = rs.get("msra-gamma", 0.7);
   o.order = decode::step_order::confidence;
+  o.nonfinite = nonfinite_policy(rs);
   o.seed = rs.seed;
   o.log = rs.log;
   o.patience = 2;

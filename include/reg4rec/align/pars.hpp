@@ -27,6 +27,7 @@
 #include "reg4rec/model/training.hpp"
 #include "reg4rec/optim/adamw.hpp"
 #include "reg4rec/optim/clip.hpp"
+#include "reg4rec/optim/nonfinite.hpp"
 
 namespace reg4rec::align {
 
@@ -51,6 +52,8 @@ struct pars_options {
   std::uint64_t seed = 1;
   std::ostream* log = &std::clog;
   std::string checkpoint;  // <checkpoint>.best receives the best policy
+  // A step with a NaN/Inf KL estimate or gradient: stop (numerical_error) or skip it (counted).
+  optim::nonfinite_policy nonfinite = optim::nonfinite_policy::stop;
 };
 
 /// Group-normalised advantages (R − mean)/(std + eps), population std; they sum to zero. A
@@ -100,6 +103,7 @@ struct pars_history {
   std::vector<std::string> component_names;
   index_t best_epoch = -1;
   double best_metric = -1, seconds = 0;
+  index_t skipped_steps = 0;  // steps dropped for a non-finite KL or gradient (pars_options::nonfinite)
 };
 
 template <class T, class Constraint>
@@ -255,6 +259,8 @@ class pars_trainer {
     optim::adamw adam({opt_.lr, 0.9, 0.999, 1e-8, opt_.weight_decay});
     auto st = adam.init(policy_->params());
     model::early_stopping<T> stopper(opt_.patience);
+    optim::nonfinite_guard guard("pars", opt_.nonfinite);
+    if (!opt_.checkpoint.empty()) guard.expect_checkpoint(opt_.checkpoint + ".best");
     pars_history hist;
     hist.component_names = reward_.names();
     const rng base(opt_.seed);
@@ -283,9 +289,12 @@ class pars_trainer {
         const auto ro = make_rollout(std::move(hs), std::move(fs), cspan<std::uint64_t>(streams.data(), static_cast<index_t>(streams.size())), base);
         policy_->params().zero_grad();
         const double kl = accumulate_gradient(ro);
+        if (!guard.check(kl, policy_->params(), epoch + 1, step++, "KL estimate")) {
+          bar.advance(1, "skipped");
+          continue;
+        }
         if (opt_.clip_norm > 0) optim::clip_grad_norm(policy_->params(), opt_.clip_norm);
         adam.step(policy_->params(), st);
-        ++step;
         double rsum = 0;
         for (const auto& rs : ro.reward)
           for (double r : rs) rsum += r;
@@ -298,6 +307,7 @@ class pars_trainer {
         std::snprintf(note, sizeof note, "reward %.4f, KL %.5f", rec.reward / paths, rec.kl / paths);
         bar.advance(1, note);
       }
+      guard.end_epoch(epoch + 1);
       rec.reward /= std::max(1.0, paths);
       rec.kl /= std::max(1.0, paths);
       for (auto& c : rec.components) c /= std::max(1.0, paths);
@@ -308,7 +318,10 @@ class pars_trainer {
         rec.metric = v.metric;
         rec.ndcg = v.secondary;
         rec.best = stopper.update(epoch + 1, v.metric, policy_->params());
-        if (rec.best && !opt_.checkpoint.empty()) policy_->save(opt_.checkpoint + ".best");
+        if (rec.best && !opt_.checkpoint.empty()) {
+          policy_->save(opt_.checkpoint + ".best");
+          guard.set_checkpoint(opt_.checkpoint + ".best", epoch + 1);
+        }
       }
       if (opt_.log) {
         *opt_.log << "pars epoch " << rec.epoch << ": reward " << rec.reward;
@@ -323,6 +336,7 @@ class pars_trainer {
     stopper.restore(policy_->params());
     hist.best_epoch = stopper.best_epoch();
     hist.best_metric = stopper.best_metric();
+    hist.skipped_steps = guard.skipped();
     hist.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
     return hist;
   }

@@ -22,7 +22,8 @@
 //
 // Malformed input throws format_error naming the file, the line and the field: an empty user
 // or item, a timestamp that is not a number, a row whose number of fields differs from the
-// first line's, the header line repeated, a non-integer id when ids are integers.
+// first line's, the header line repeated, a non-integer id when ids are integers; and (line 0)
+// a file without data rows or a k-core filter that removes every interaction (empty dataset).
 #pragma once
 
 #include <algorithm>
@@ -198,6 +199,7 @@ inline sequence_dataset load_interactions(const std::string& path, const interac
   rep.lines = lines.number();
   rep.delimiter = delim;
   rep.rows = static_cast<index_t>(row_user.size());
+  if (rep.rows == 0) throw format_error(path, 0, "", "no interactions: the file holds no data row");
 
   // Group by user (first-appearance order), then by time; stable keeps file order on ties.
   std::vector<index_t> order(row_user.size());
@@ -245,6 +247,10 @@ inline sequence_dataset load_interactions(const std::string& path, const interac
   }
   rep.kcore_users_removed = users_before - std::count_if(ucount.begin(), ucount.end(), [](index_t c) { return c > 0; });
   rep.kcore_items_removed = items_before - std::count_if(icount.begin(), icount.end(), [](index_t c) { return c > 0; });
+  if (rep.kcore_interactions_removed == rep.rows - rep.duplicates_removed && kcore)
+    throw format_error(path, 0, "",
+                       detail::cat("the k-core filter (user_core ", opt.user_core, ", item_core ", opt.item_core,
+                                   ") removed all ", rep.kcore_interactions_removed, " interactions: nothing is left"));
 
   // Final numbering.
   std::vector<std::string> user_names, item_names;

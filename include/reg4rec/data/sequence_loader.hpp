@@ -11,7 +11,8 @@
 // Malformed input throws format_error naming the file, the 1-based line and the field: a
 // token that is not an integer when ids are integers ("item 3"), a user that appears twice,
 // a line with a user and no item (unless skip_empty_users, which drops such users and counts
-// them in the report). Blank lines hold no data; they are skipped and counted.
+// them in the report), a file without any user (empty dataset; line 0). Blank lines hold no
+// data; they are skipped and counted.
 #pragma once
 
 #include <algorithm>
@@ -127,6 +128,11 @@ inline sequence_dataset load_sequences(const std::string& path, const sequence_l
     offsets.push_back(static_cast<index_t>(numeric ? values.size() : indices.size()));
   }
   rep.lines = lines.number();
+  if (user_names.empty())
+    throw format_error(path, 0, "",
+                       rep.skipped_empty_users > 0
+                           ? detail::cat("no users with items (", rep.skipped_empty_users, " users without items skipped)")
+                           : std::string("no users: the file holds no 'user item item ...' line"));
 
   if (numeric) {
     std::vector<std::int64_t> uniq(values);
@@ -138,7 +144,8 @@ inline sequence_dataset load_sequences(const std::string& path, const sequence_l
     item_map = id_map(std::move(names));
     indices.resize(values.size());
     // Contiguous ids starting at uniq[0] (the usual case) need no search.
-    const bool contiguous = !uniq.empty() && uniq.back() - uniq.front() + 1 == static_cast<std::int64_t>(uniq.size());
+    // (Ids are non-negative, so the difference cannot overflow; adding 1 could at INT64_MAX.)
+    const bool contiguous = !uniq.empty() && uniq.back() - uniq.front() == static_cast<std::int64_t>(uniq.size()) - 1;
     for (std::size_t k = 0; k < values.size(); ++k)
       indices[k] = static_cast<std::int32_t>(
           contiguous ? values[k] - uniq.front()

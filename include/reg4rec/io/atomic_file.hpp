@@ -92,9 +92,10 @@ inline std::string read_file(const std::string& path) {
   char buf[1 << 16];
   std::size_t n;
   while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  const int e = errno;
   const bool bad = std::ferror(f) != 0;
   std::fclose(f);
-  if (bad) throw io_error(path, "read failed");
+  if (bad) throw io_error(path, std::string("read failed: ") + std::strerror(e));
   return out;
 }
 

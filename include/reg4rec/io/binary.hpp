@@ -12,6 +12,7 @@
 // The writer builds the file in memory and commits it atomically (temporary file + rename).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -187,24 +188,42 @@ class binary_reader {
     if (crc32(data_.data(), body) != crc) fail("footer", "checksum mismatch: the file is corrupted");
 
     pos_ = 8;
-    const auto version = pod<std::uint32_t>("header");
+    const auto version = pod<std::uint32_t>("header", body);
     if (version > binary_format_version)
       fail("header", reg4rec::detail::cat("format version ", version, " is newer than this library's ",
                                           binary_format_version));
-    kind_ = str("header");
+    kind_ = str("header", body);
     if (!expected_kind.empty() && kind_ != expected_kind)
       fail("header", reg4rec::detail::cat("holds a '", kind_, "', expected a '", expected_kind, "'"));
+    // Every record header is at least 4 + 1 + 1 + 8 bytes: a count larger than the body can
+    // hold is corruption (and must not drive the loop).
+    if (count > body / 14) fail("footer", reg4rec::detail::cat("record count ", count, " is impossible for a ", body,
+                                                                "-byte file"));
     for (std::uint64_t r = 0; r < count; ++r) {
-      std::string name = str("record");
+      std::string name = str("record", body);
       record rec;
-      rec.type = static_cast<dtype>(pod<std::uint8_t>(name));
-      const auto ndim = pod<std::uint8_t>(name);
-      for (int d = 0; d < ndim; ++d) rec.shape.push_back(pod<std::int64_t>(name));
-      rec.bytes = pod<std::uint64_t>(name);
+      const auto type = pod<std::uint8_t>(name, body);
+      if (type < static_cast<std::uint8_t>(dtype::f32) || type > static_cast<std::uint8_t>(dtype::u8))
+        fail(name, reg4rec::detail::cat("unknown element type code ", int(type)));
+      rec.type = static_cast<dtype>(type);
+      const auto ndim = pod<std::uint8_t>(name, body);
+      std::uint64_t elements = 1;
+      for (int d = 0; d < ndim; ++d) {
+        const auto n = pod<std::int64_t>(name, body);
+        if (n < 0) fail(name, reg4rec::detail::cat("negative dimension ", n));
+        if (n > 0 && elements > (std::uint64_t(1) << 62) / static_cast<std::uint64_t>(n))
+          fail(name, "shape is too large");
+        elements *= static_cast<std::uint64_t>(n);
+        rec.shape.push_back(n);
+      }
+      rec.bytes = pod<std::uint64_t>(name, body);
       rec.offset = pos_;
       if (rec.bytes > body - pos_) fail(name, "record runs past the end of the file");
+      if (elements * element_size(rec.type) != rec.bytes)
+        fail(name, reg4rec::detail::cat("holds ", rec.bytes, " bytes, its shape ", shape_string(rec.shape), " of ",
+                                        to_string(rec.type), " needs ", elements * element_size(rec.type)));
       pos_ += rec.bytes;
-      records_[std::move(name)] = std::move(rec);
+      if (!records_.emplace(name, std::move(rec)).second) fail(name, "record appears twice");
     }
     if (pos_ != body) fail("footer", "trailing bytes after the last record");
   }
@@ -278,17 +297,28 @@ class binary_reader {
     for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
     return out + ")";
   }
+  static std::size_t element_size(dtype t) {
+    switch (t) {
+      case dtype::f32: case dtype::i32: return 4;
+      case dtype::f64: case dtype::i64: case dtype::u64: return 8;
+      case dtype::u8: return 1;
+    }
+    return 1;
+  }
+  // Reads below `end` (the footer's start for the records; the whole file by default).
   template <class T>
-  T pod(const std::string& field) {
-    if (data_.size() - pos_ < sizeof(T)) fail(field, "file is truncated");
+  T pod(const std::string& field, std::size_t end = std::size_t(-1)) {
+    end = std::min(end, data_.size());
+    if (pos_ > end || end - pos_ < sizeof(T)) fail(field, "file is truncated");
     T v;
     std::memcpy(&v, data_.data() + pos_, sizeof(T));
     pos_ += sizeof(T);
     return v;
   }
-  std::string str(const std::string& field) {
-    const auto n = pod<std::uint32_t>(field);
-    if (data_.size() - pos_ < n) fail(field, "file is truncated");
+  std::string str(const std::string& field, std::size_t end = std::size_t(-1)) {
+    const auto n = pod<std::uint32_t>(field, end);
+    end = std::min(end, data_.size());
+    if (pos_ > end || end - pos_ < n) fail(field, "file is truncated");
     std::string s(data_.data() + pos_, n);
     pos_ += n;
     return s;

@@ -33,6 +33,7 @@
 #include "reg4rec/model/training.hpp"
 #include "reg4rec/optim/adamw.hpp"
 #include "reg4rec/optim/clip.hpp"
+#include "reg4rec/optim/nonfinite.hpp"
 #include "reg4rec/optim/schedule.hpp"
 
 namespace reg4rec::model {
@@ -54,6 +55,9 @@ struct generator_train_options {
   bool resume = false;      // continue from `checkpoint` when it exists
   index_t tail_stride = 1;  // targets past the first window: one window per S targets (see above)
   index_t epochs_this_run = 0;  // stop after this many epochs of this call (0: run to the end), resume later
+  // A step with a NaN/Inf loss or gradient: stop (numerical_error naming the step, the parameter
+  // and the last good checkpoint) or skip the batch (counted in train_history::skipped_steps).
+  optim::nonfinite_policy nonfinite = optim::nonfinite_policy::stop;
   std::uint64_t seed = 1;
   std::ostream* log = &std::clog;
 };
@@ -182,6 +186,8 @@ train_history train_generator(sid_generator<T>& m, const data::leave_one_out_spl
   long long step = 0;
   index_t first_epoch = 0;
   early_stopping<T> stopper(o.patience);
+  optim::nonfinite_guard guard("train_generator", o.nonfinite);
+  if (!o.checkpoint.empty()) guard.expect_checkpoint(o.checkpoint);
 
   if (o.resume && !o.checkpoint.empty() && std::ifstream(o.checkpoint).good()) {
     io::train_state ts;
@@ -197,6 +203,7 @@ train_history train_generator(sid_generator<T>& m, const data::leave_one_out_spl
       stopper.set_state(best_epoch, static_cast<index_t>(ts.cursor[1]), double(ts.cursor[2]) * 1e-9,
                         best ? &best->params() : nullptr);
     }
+    guard.set_checkpoint(o.checkpoint, first_epoch);
     if (o.log) *o.log << "resumed from " << o.checkpoint << " at epoch " << first_epoch << ", step " << step << "\n";
   }
 
@@ -234,7 +241,7 @@ train_history train_generator(sid_generator<T>& m, const data::leave_one_out_spl
     }
     progress bar("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(o.epochs), steps_per_epoch, o.log, "steps");
     double loss_sum = 0, tokens = 0;
-    index_t steps = 0;
+    index_t steps = 0, applied = 0;
     std::size_t next = 0;
     while (next < blocks.size() && steps < steps_per_epoch) {
       batch.clear();
@@ -252,22 +259,23 @@ train_history train_generator(sid_generator<T>& m, const data::leave_one_out_spl
       }
       m.params().zero_grad();
       const double loss = m.train_step(batch, {&dropout_gen, static_cast<std::uint64_t>(step)});
-      if (!std::isfinite(loss))
-        throw numerical_error(reg4rec::detail::cat("train_generator: non-finite loss at epoch ", epoch + 1, ", step ",
-                                                   step, (o.checkpoint.empty() ? "" : "; last good checkpoint: " + o.checkpoint)));
-      if (o.clip_norm > 0) optim::clip_grad_norm(m.params(), o.clip_norm);
-      opt.step(m.params(), st, sched(step));
+      if (guard.check(loss, m.params(), epoch + 1, step)) {
+        if (o.clip_norm > 0) optim::clip_grad_norm(m.params(), o.clip_norm);
+        opt.step(m.params(), st, sched(step));
+        loss_sum += loss;
+        ++applied;
+      }
       ++step;
       ++steps;
-      loss_sum += loss;
       tokens += double(batch.items.size() * m.tokens_per_item() + batch.decoders() * M);
       char note[64];
-      std::snprintf(note, sizeof note, "loss %.4f", loss_sum / double(steps));
+      std::snprintf(note, sizeof note, "loss %.4f", loss_sum / double(std::max<index_t>(applied, 1)));
       bar.advance(1, note);
     }
     epoch_record rec;
     rec.epoch = epoch + 1;
-    rec.loss = loss_sum / double(std::max<index_t>(steps, 1));
+    guard.end_epoch(epoch + 1);
+    rec.loss = loss_sum / double(std::max<index_t>(applied, 1));
     rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     rec.tokens_per_second = tokens / std::max(rec.seconds, 1e-9);
     char note[96];
@@ -291,6 +299,7 @@ train_history train_generator(sid_generator<T>& m, const data::leave_one_out_spl
                          {stopper.best_epoch(), stopper.bad(), static_cast<std::int64_t>(std::llround(stopper.best_metric() * 1e9))},
                          ""};
       io::save_checkpoint<T>(o.checkpoint, m.params(), &st, ts);
+      guard.set_checkpoint(o.checkpoint, epoch + 1);
     }
     if (validate_now && stopper.should_stop()) {
       hist.stopped_early = true;
@@ -301,6 +310,7 @@ train_history train_generator(sid_generator<T>& m, const data::leave_one_out_spl
   stopper.restore(m.params());
   hist.best_epoch = stopper.best_epoch();
   hist.best_metric = stopper.best_metric();
+  hist.skipped_steps = guard.skipped();
   hist.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   return hist;
 }

@@ -21,6 +21,7 @@
 #include "reg4rec/model/training.hpp"
 #include "reg4rec/optim/adamw.hpp"
 #include "reg4rec/optim/clip.hpp"
+#include "reg4rec/optim/nonfinite.hpp"
 #include "reg4rec/optim/schedule.hpp"
 
 namespace reg4rec::model {
@@ -42,6 +43,8 @@ struct sasrec_options {
   index_t patience = 8;       // validations without improvement before stopping
   index_t eval_users = 0;     // validation users for early stopping (0: all)
   bool select_on_recall = false;  // early-stopping metric: NDCG@10 (default) or Recall@10
+  // A step with a NaN/Inf loss or gradient: stop (numerical_error) or skip the batch (counted).
+  optim::nonfinite_policy nonfinite = optim::nonfinite_policy::stop;
   std::uint64_t seed = 1;
   std::ostream* log = &std::clog;
 };
@@ -73,6 +76,7 @@ class sasrec {
     auto st = adam.init(net_.params());
     const optim::lr_schedule sched{opt_.lr, 0, 0, optim::lr_schedule::decay::constant};
     early_stopping<float> stopper(opt_.patience);
+    optim::nonfinite_guard guard("sasrec", opt_.nonfinite);
     train_history hist;
     rng g(opt_.seed);
     const rng drop = rng(opt_.seed).fork(0xd0);
@@ -83,6 +87,7 @@ class sasrec {
       const auto batches = make_batches(split, users, g.fork(static_cast<std::uint64_t>(epoch)));
       progress bar("sasrec epoch " + std::to_string(epoch + 1), steps_per_epoch, opt_.log, "steps");
       double loss_sum = 0, rows = 0;
+      index_t applied = 0;
       for (const auto& batch : batches) {
         index_t len = 1;
         for (index_t u : batch) len = std::max(len, std::min<index_t>(split.train(u).size(), L + 1) - 1);
@@ -99,20 +104,22 @@ class sasrec {
         }
         net_.params().zero_grad();
         const double loss = net_.train_step(tok, tgt, {&drop, static_cast<std::uint64_t>(step)});
-        if (!std::isfinite(loss))
-          throw numerical_error(reg4rec::detail::cat("sasrec: non-finite loss at epoch ", epoch + 1, ", step ", step));
-        if (opt_.clip_norm > 0) optim::clip_grad_norm(net_.params(), opt_.clip_norm);
-        adam.step(net_.params(), st, sched(step));
+        if (guard.check(loss, net_.params(), epoch + 1, step)) {
+          if (opt_.clip_norm > 0) optim::clip_grad_norm(net_.params(), opt_.clip_norm);
+          adam.step(net_.params(), st, sched(step));
+          loss_sum += loss;
+          ++applied;
+        }
         ++step;
-        loss_sum += loss;
         rows += double(tok.size());
         char note[48];
-        std::snprintf(note, sizeof note, "loss %.4f", loss_sum / double(&batch - batches.data() + 1));
+        std::snprintf(note, sizeof note, "loss %.4f", loss_sum / double(std::max<index_t>(applied, 1)));
         bar.advance(1, note);
       }
       epoch_record rec;
       rec.epoch = epoch + 1;
-      rec.loss = loss_sum / double(batches.size());
+      guard.end_epoch(epoch + 1);
+      rec.loss = loss_sum / double(std::max<index_t>(applied, 1));
       rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       rec.tokens_per_second = rows / std::max(1e-9, rec.seconds);
       bar.finish();
@@ -138,6 +145,7 @@ class sasrec {
     stopper.restore(net_.params());
     hist.best_epoch = stopper.best_epoch();
     hist.best_metric = stopper.best_metric();
+    hist.skipped_steps = guard.skipped();
     hist.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
     (void)targets;
     return hist;

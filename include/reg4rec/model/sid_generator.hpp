@@ -285,10 +285,19 @@ class sid_generator {
     c.embedding_std = cr[2];
     const auto sizes = r.get_vector<std::int64_t>("layout");
     const auto codes = r.get_matrix<std::int32_t>("item_codes");
-    sid_generator m(c, sid_layout(std::vector<index_t>(sizes.begin(), sizes.end())), codes, 1);
+    check_loaded_config(r, ci, c, sizes);
+    std::unique_ptr<sid_generator> mp;
+    try {
+      mp = std::make_unique<sid_generator>(c, sid_layout(std::vector<index_t>(sizes.begin(), sizes.end())), codes, 1);
+    } catch (const checkpoint_error&) {
+      throw;
+    } catch (const error& e) {
+      r.fail("config", e.what());
+    }
+    sid_generator& m = *mp;
     for (const auto& e : m.ps_->entries())
       r.get<T>("param/" + e.name, span<T>(m.ps_->values().data() + e.offset, e.rows * e.cols), {e.rows, e.cols});
-    return m;
+    return std::move(m);
   }
 
  private:
@@ -300,6 +309,35 @@ class sid_generator {
     nn::buffer<std::int32_t> etok, eid, epos, dtok, did, dstep, kv_of, limits, mem_len, rows_of, tgt, tr;
     workspace ws;
   };
+
+  // A saved configuration is checked before anything is built from it: every size in range,
+  // and the model small enough to be held by the file (each weight is one of its records), so
+  // a damaged file fails with a message instead of a huge allocation.
+  static void check_loaded_config(const io::binary_reader& r, const std::vector<std::int64_t>& ci,
+                                  const generator_config& c, const std::vector<std::int64_t>& sizes) {
+    for (std::size_t k = 0; k < 6; ++k)
+      if (ci[k] < 1) r.fail("config.int", reg4rec::detail::cat("entry ", k, " is ", ci[k], ", expected at least 1"));
+    if (ci[6] < 0 || ci[6] > 1 || ci[7] < 0 || ci[7] > 1)
+      r.fail("config.int", "unknown history-token or attention policy");
+    if (c.d_model % c.heads != 0) r.fail("config.int", "d_model is not a multiple of heads");
+    if (!(c.dropout >= 0 && c.dropout < 1) || !(c.label_smoothing >= 0 && c.label_smoothing < 1) ||
+        !(c.embedding_std >= 0 && c.embedding_std < 1e6))
+      r.fail("config.real", "dropout, label smoothing or embedding scale out of range");
+    if (sizes.empty()) r.fail("layout", "no codebooks");
+    double vocab = 2;
+    for (std::int64_t k : sizes) {
+      if (k < 1 || k > INT32_MAX) r.fail("layout", reg4rec::detail::cat("codebook size ", k, " out of range"));
+      vocab += double(k);
+    }
+    if (vocab > double(INT32_MAX)) r.fail("layout", "too many tokens");
+    double stored = 0;
+    for (const auto& name : r.names())
+      if (name.rfind("param/", 0) == 0) stored += double(r.info(name).bytes) / double(sizeof(T));
+    const double d = double(c.d_model), layers = double(c.encoder_layers) + double(c.decoder_layers);
+    if (d * vocab > stored || d * double(c.d_ff) > stored || d * double(c.max_history) > stored ||
+        layers * d * d > stored)
+      r.fail("config", reg4rec::detail::cat("describes a larger model than the file's ", stored, " stored weights"));
+  }
 
   void build() {
     auto& ps = *ps_;

@@ -21,6 +21,7 @@ struct train_history {
   double best_metric = -1;
   double seconds = 0;
   bool stopped_early = false;
+  index_t skipped_steps = 0;  // steps dropped for a non-finite loss or gradient (nonfinite_policy::skip)
 };
 
 /// A validation result: the early-stopping metric (higher is better) and one reported beside it.

@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <numeric>
 #include <string>
@@ -89,6 +90,8 @@ class mpq {
     std::vector<std::vector<index_t>> last_used(static_cast<std::size_t>(M), std::vector<index_t>(K, 0));
     long long step = 0;
     history_.clear();
+    optim::nonfinite_guard guard("mpq::fit", fo.nonfinite);
+    index_t skipped_total = 0;
     for (index_t epoch = 0; epoch < cfg_.epochs; ++epoch) {
       const auto t0 = std::chrono::steady_clock::now();
       rng eg = g.fork(static_cast<std::uint64_t>(epoch));
@@ -101,10 +104,19 @@ class mpq {
         for (index_t i = 0; i < B; ++i) xb.row(i) = x.row(order[s * B + i]).eigen();
         if (step == 0 && cfg_.kmeans_init) init_codebooks(xb, fo.seed);
         ps_->zero_grad();
-        double rec = 0;
-        const double loss = train_step(xb, rec);
-        if (!std::isfinite(loss))
-          throw numerical_error(reg4rec::detail::cat("mpq::fit: non-finite loss at epoch ", epoch + 1, ", step ", s));
+        double rec = 0, loss;
+        std::string cause;
+        try {
+          loss = train_step(xb, rec);
+        } catch (const value_error& e) {  // the inputs are finite: non-finite activations reached the code search
+          loss = std::numeric_limits<double>::quiet_NaN();
+          cause = e.what();
+        }
+        if (!guard.check(loss, *ps_, epoch + 1, step, "loss", cause)) {
+          ++step;
+          bar.advance(1, "skipped");
+          continue;
+        }
         opt.step(*ps_, st);
         loss_sum += loss;
         rec_sum += rec;
@@ -121,8 +133,12 @@ class mpq {
       }
       vae_epoch rec;
       rec.epoch = epoch + 1;
-      rec.loss = loss_sum / double(std::max<index_t>(steps, 1));
-      rec.reconstruction = rec_sum / double(std::max<index_t>(steps, 1));
+      rec.skipped_steps = guard.skipped() - skipped_total;
+      skipped_total = guard.skipped();
+      guard.end_epoch(epoch + 1);
+      const index_t applied = std::max<index_t>(steps - rec.skipped_steps, 1);
+      rec.loss = loss_sum / double(applied);
+      rec.reconstruction = rec_sum / double(applied);
       for (index_t r = 0; r < M; ++r) {
         index_t used = 0;
         for (index_t k = 0; k < K; ++k) used += counts[r][k] > 0;

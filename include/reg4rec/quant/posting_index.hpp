@@ -212,6 +212,10 @@ class posting_index {
     const auto codes = r.get_matrix<std::int32_t>("codes");
     const auto pop = r.get_vector<std::int64_t>("popularity");
     if (K < 1) r.fail("codebook_size", "must be at least 1");
+    // The index holds M·K list offsets: a size no real codebook reaches means a damaged file
+    // (and must not become a huge allocation).
+    if (K > (index_t(1) << 31) || codes.cols() * K > (index_t(1) << 28))
+      r.fail("codebook_size", reg4rec::detail::cat("K = ", K, " with ", codes.cols(), " codebooks is out of range"));
     if (static_cast<index_t>(pop.size()) != codes.rows()) r.fail("popularity", "length differs from the codes");
     try {
       *this = build(codes, K, pop);

@@ -180,10 +180,12 @@ class prefix_trie {
     t.leaf_offsets_ = r.get_vector<std::int64_t>("leaf_offsets");
     t.leaf_items_ = r.get_vector<std::int32_t>("leaf_items");
     // Structural checks, so that no lookup can read out of bounds.
-    if (t.L_ < 1 || static_cast<index_t>(t.level_.size()) != t.L_ + 2) r.fail("level_begin", "inconsistent with depth");
+    if (t.L_ < 1 || t.L_ > index_t(1) << 30 || static_cast<index_t>(t.level_.size()) != t.L_ + 2)
+      r.fail("level_begin", "inconsistent with depth");
     const index_t nodes = t.level_.back();
     if (t.level_[0] != 0 || t.level_[1] != 1 || !std::is_sorted(t.level_.begin(), t.level_.end()))
       r.fail("level_begin", "is not an increasing list starting 0, 1");
+    if (nodes >= (index_t(1) << 31)) r.fail("level_begin", "too many nodes for int32 ids");
     if (static_cast<index_t>(t.child_offsets_.size()) != nodes + 1 || t.child_offsets_[0] != 0 ||
         !std::is_sorted(t.child_offsets_.begin(), t.child_offsets_.end()) ||
         t.child_offsets_.back() != static_cast<index_t>(t.child_tokens_.size()))
@@ -197,6 +199,18 @@ class prefix_trie {
         !std::is_sorted(t.leaf_offsets_.begin(), t.leaf_offsets_.end()) ||
         t.leaf_offsets_.back() != static_cast<index_t>(t.leaf_items_.size()))
       r.fail("leaf_offsets", "inconsistent with the leaf count");
+    // Tokens ascend within each node; items are a permutation of 0..n-1 (the ids a lookup
+    // hands out must index the caller's item tables).
+    for (index_t v = 0; v < nodes; ++v)
+      for (index_t e = t.child_offsets_[v]; e < t.child_offsets_[v + 1]; ++e)
+        if (t.child_tokens_[e] < 0 || (e > t.child_offsets_[v] && t.child_tokens_[e] <= t.child_tokens_[e - 1]))
+          r.fail("child_tokens", "tokens must be non-negative and ascending within a node");
+    std::vector<char> seen(t.leaf_items_.size(), 0);
+    for (std::int32_t it : t.leaf_items_) {
+      if (it < 0 || static_cast<std::size_t>(it) >= seen.size() || seen[static_cast<std::size_t>(it)])
+        r.fail("leaf_items", "must be a permutation of the item ids 0..n-1");
+      seen[static_cast<std::size_t>(it)] = 1;
+    }
     *this = std::move(t);
   }
 

@@ -39,6 +39,7 @@
 #include "reg4rec/core/metric.hpp"
 #include "reg4rec/core/types.hpp"
 #include "reg4rec/core/view.hpp"
+#include "reg4rec/optim/nonfinite.hpp"
 #include "reg4rec/quant/sid_metrics.hpp"
 
 namespace reg4rec::quant {
@@ -56,6 +57,9 @@ struct fit_options {
   index_t balance_candidates = 16;   // balanced: nearest codes considered per point before a full scan
   int sinkhorn_iterations = 50;      // sinkhorn: Sinkhorn–Knopp sweeps per assignment
   double sinkhorn_epsilon = 0.05;    // sinkhorn: entropic regularisation, relative to the mean cost
+  // Neural quantizers (RQ-VAE, MPQ, R3-VAE): a step with a NaN/Inf loss or gradient stops the
+  // fit (numerical_error) or is skipped (counted in vae_epoch::skipped_steps).
+  optim::nonfinite_policy nonfinite = optim::nonfinite_policy::stop;
 };
 
 // ---- policy tags ----------------------------------------------------------------------------

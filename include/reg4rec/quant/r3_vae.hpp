@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <numeric>
 #include <string>
@@ -170,6 +171,9 @@ class r3_vae {
     std::iota(order.begin(), order.end(), 0);
     matrix<float> xb(B, dim_);
     history_.clear();
+    optim::nonfinite_guard guard("r3_vae::fit", fo.nonfinite);
+    index_t skipped_total = 0;
+    long long step = 0;
     for (index_t epoch = 0; epoch < cfg_.epochs; ++epoch) {
       const auto t0 = std::chrono::steady_clock::now();
       rng eg = g.fork(static_cast<std::uint64_t>(epoch));
@@ -181,10 +185,18 @@ class r3_vae {
       for (index_t s = 0; s < steps; ++s) {
         for (index_t i = 0; i < B; ++i) xb.row(i) = x.row(order[s * B + i]).eigen();
         ps_->zero_grad();
-        double rec = 0;
-        const double loss = train_step(xb, rec);
-        if (!std::isfinite(loss))
-          throw numerical_error(reg4rec::detail::cat("r3_vae::fit: non-finite loss at epoch ", epoch + 1, ", step ", s));
+        double rec = 0, loss;
+        std::string cause;
+        try {
+          loss = train_step(xb, rec);
+        } catch (const value_error& e) {  // the inputs are finite: non-finite activations reached the code search
+          loss = std::numeric_limits<double>::quiet_NaN();
+          cause = e.what();
+        }
+        if (!guard.check(loss, *ps_, epoch + 1, step++, "loss", cause)) {
+          bar.advance(1, "skipped");
+          continue;
+        }
         opt.step(*ps_, st);
         loss_sum += loss;
         rec_sum += rec;
@@ -196,8 +208,12 @@ class r3_vae {
       }
       vae_epoch rec;
       rec.epoch = epoch + 1;
-      rec.loss = loss_sum / double(std::max<index_t>(steps, 1));
-      rec.reconstruction = rec_sum / double(std::max<index_t>(steps, 1));
+      rec.skipped_steps = guard.skipped() - skipped_total;
+      skipped_total = guard.skipped();
+      guard.end_epoch(epoch + 1);
+      const index_t applied = std::max<index_t>(steps - rec.skipped_steps, 1);
+      rec.loss = loss_sum / double(applied);
+      rec.reconstruction = rec_sum / double(applied);
       for (index_t l = 0; l < L; ++l) {
         index_t used = 0;
         for (index_t k = 0; k < K; ++k) used += counts[l][k] > 0;

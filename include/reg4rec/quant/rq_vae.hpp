@@ -17,6 +17,7 @@
 #include <chrono>
 #include <numeric>
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -66,6 +67,7 @@ struct vae_epoch {
   double loss = 0, reconstruction = 0;
   std::vector<double> utilisation;  // per codebook, over the epoch's assignments
   double seconds = 0;
+  index_t skipped_steps = 0;  // steps dropped for a non-finite loss or gradient (fit_options::nonfinite)
 };
 
 template <class Distance = l2_distance, class Estimator = straight_through>
@@ -107,6 +109,8 @@ class rq_vae {
     std::vector<std::vector<index_t>> last_used(static_cast<std::size_t>(L), std::vector<index_t>(K, 0));
     long long step = 0;
     history_.clear();
+    optim::nonfinite_guard guard("rq_vae::fit", fo.nonfinite);
+    index_t skipped_total = 0;
     for (index_t epoch = 0; epoch < cfg_.epochs; ++epoch) {
       const auto t0 = std::chrono::steady_clock::now();
       rng eg = g.fork(static_cast<std::uint64_t>(epoch));
@@ -119,10 +123,19 @@ class rq_vae {
         for (index_t i = 0; i < B; ++i) xb.row(i) = x.row(order[s * B + i]).eigen();
         if (step == 0 && cfg_.kmeans_init) init_codebooks(xb, fo.seed);
         ps_->zero_grad();
-        double rec = 0;
-        const double loss = train_step(xb, rec);
-        if (!std::isfinite(loss))
-          throw numerical_error(reg4rec::detail::cat("rq_vae::fit: non-finite loss at epoch ", epoch + 1, ", step ", s));
+        double rec = 0, loss;
+        std::string cause;
+        try {
+          loss = train_step(xb, rec);
+        } catch (const value_error& e) {  // the inputs are finite: non-finite activations reached the code search
+          loss = std::numeric_limits<double>::quiet_NaN();
+          cause = e.what();
+        }
+        if (!guard.check(loss, *ps_, epoch + 1, step, "loss", cause)) {
+          ++step;
+          bar.advance(1, "skipped");
+          continue;
+        }
         opt.step(*ps_, st);
         loss_sum += loss;
         rec_sum += rec;
@@ -140,8 +153,12 @@ class rq_vae {
       }
       vae_epoch rec;
       rec.epoch = epoch + 1;
-      rec.loss = loss_sum / double(std::max<index_t>(steps, 1));
-      rec.reconstruction = rec_sum / double(std::max<index_t>(steps, 1));
+      rec.skipped_steps = guard.skipped() - skipped_total;
+      skipped_total = guard.skipped();
+      guard.end_epoch(epoch + 1);
+      const index_t applied = std::max<index_t>(steps - rec.skipped_steps, 1);
+      rec.loss = loss_sum / double(applied);
+      rec.reconstruction = rec_sum / double(applied);
       for (index_t l = 0; l < L; ++l) {
         index_t used = 0;
         for (index_t k = 0; k < K; ++k) used += counts[l][k] > 0;

@@ -254,10 +254,12 @@ class sid_table {
     t.fallback_ = r.get_scalar<std::int64_t>("fallback");
     t.sids_ = r.get_matrix<std::int32_t>("sids");
     t.popularity_ = r.get_vector<std::int64_t>("popularity");
+    if (t.M_ < 1 || t.K_ < 1 || t.M_ > t.sids_.cols()) r.fail("num_codebooks", "M and K must be at least 1 (and M at most the SID length)");
     const index_t expect_len = t.M_ + (std::is_same_v<Policy, append_dedup_token> ? 1 : 0);
-    if (t.M_ < 1 || t.K_ < 1) r.fail("num_codebooks", "M and K must be at least 1");
     if (t.sids_.cols() != expect_len) r.fail("sids", "has the wrong number of tokens per SID");
     if (static_cast<index_t>(t.popularity_.size()) != t.sids_.rows()) r.fail("popularity", "length differs from sids");
+    for (std::int64_t p : t.popularity_)
+      if (p < 0) r.fail("popularity", "holds a negative count");
     for (index_t i = 0; i < t.sids_.rows(); ++i)
       for (index_t c = 0; c < t.sids_.cols(); ++c) {
         const index_t hi = c < t.M_ ? t.K_ : t.extra_range_;

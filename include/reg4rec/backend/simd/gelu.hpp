@@ -12,7 +12,7 @@ template <class T, class A>
 void gelu_forward(simd<A>, const T* x, T* y, index_t n) {
   using batch = xsimd::batch<T, A>;
   constexpr index_t W = batch::size;
-  const batch k0(T(gelu_constants::k0)), k1(T(gelu_constants::k1)), half(T(0.5)), one(T(1));
+  const batch k0(static_cast<T>(gelu_constants::k0)), k1(static_cast<T>(gelu_constants::k1)), half(T(0.5)), one(T(1));
   const index_t nv = n / W * W;
   for (index_t i = 0; i < nv; i += W) {
     const batch v = batch::load_unaligned(x + i);
@@ -26,7 +26,8 @@ template <class T, class A>
 void gelu_backward(simd<A>, const T* x, const T* dy, T* dx, index_t n) {
   using batch = xsimd::batch<T, A>;
   constexpr index_t W = batch::size;
-  const batch k0(T(gelu_constants::k0)), k1(T(gelu_constants::k1)), k13(T(3 * gelu_constants::k1));
+  const batch k0(static_cast<T>(gelu_constants::k0)), k1(static_cast<T>(gelu_constants::k1)),
+      k13(static_cast<T>(3 * gelu_constants::k1));
   const batch half(T(0.5)), one(T(1));
   const index_t nv = n / W * W;
   for (index_t i = 0; i < nv; i += W) {
