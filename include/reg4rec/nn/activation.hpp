@@ -3,6 +3,8 @@
 // compiler vectorises.
 #pragma once
 
+#include <algorithm>
+
 #include <cmath>
 
 #include "reg4rec/core/parallel.hpp"
@@ -27,15 +29,25 @@ struct relu {
   template <class T>
   static void forward(cspan<T> x, span<T> y) {
     check_dim("relu: length of y", y.size(), x.size());
-    parallel_for(0, x.size(), 1 << 15, [&](index_t lo, index_t hi) {
-      for (index_t i = lo; i < hi; ++i) y[i] = x[i] > T(0) ? x[i] : T(0);
+    const T* xp = x.data();
+    T* yp = y.data();
+    parallel_for(0, x.size(), 1 << 15, [=](index_t lo, index_t hi) {
+      const T* a = xp;
+      T* o = yp;
+      for (index_t i = lo; i < hi; ++i) o[i] = std::max(a[i], T(0));  // branch-free, vectorised
     });
   }
   template <class T>
   static void backward(cspan<T> x, cspan<T> dy, span<T> dx) {
     check_dim("relu: length of dx", dx.size(), x.size());
-    parallel_for(0, x.size(), 1 << 15, [&](index_t lo, index_t hi) {
-      for (index_t i = lo; i < hi; ++i) dx[i] = x[i] > T(0) ? dy[i] : T(0);
+    // Raw pointers captured by value: through the spans the compiler reloaded them every element
+    // and kept a data-dependent branch (a third of an RQ-VAE step went here).
+    const T *xp = x.data(), *dyp = dy.data();
+    T* dxp = dx.data();
+    parallel_for(0, x.size(), 1 << 15, [=](index_t lo, index_t hi) {
+      const T *a = xp, *g = dyp;
+      T* o = dxp;
+      for (index_t i = lo; i < hi; ++i) o[i] = a[i] > T(0) ? g[i] : T(0);
     });
   }
 };
