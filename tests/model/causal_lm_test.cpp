@@ -71,7 +71,7 @@ TEST_CASE("causal LM: gradients of every parameter match finite differences", "[
   CHECK(r.rel_error < 1e-6);
 }
 
-TEST_CASE("causal LM learns a toy next-token task", "[model][causal_lm][training]") {
+TEST_CASE("causal LM learns a toy next-token task", "[model][causal_lm][training][slow]") {
   model::causal_lm_config c;
   c.vocab = 20;
   c.max_len = 8;

@@ -61,7 +61,7 @@ model::generator_config tiny_config(model::encoder_attention a) {
 }
 }  // namespace
 
-TEST_CASE("the generator learns a next-item rule to near-perfect recall", "[model][trainer][training]") {
+TEST_CASE("the generator learns a next-item rule to near-perfect recall", "[model][trainer][training][slow]") {
   rule_world w;
   const data::leave_one_out_split split(w.dataset, {6});
   for (auto att : {model::encoder_attention::causal, model::encoder_attention::bidirectional}) {

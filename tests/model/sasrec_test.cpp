@@ -8,7 +8,7 @@
 
 using namespace reg4rec;
 
-TEST_CASE("a short SASRec run beats popularity on Beauty by a wide margin", "[model][sasrec][beauty]") {
+TEST_CASE("a short SASRec run beats popularity on Beauty by a wide margin", "[model][sasrec][beauty][slow]") {
   const auto d = data::load_sequences(std::string(REG4REC_TEST_DATA_DIR) + "/beauty/Beauty.txt");
   const data::leave_one_out_split split(d, {50});
   model::sasrec_options o;
