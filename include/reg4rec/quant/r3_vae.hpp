@@ -206,20 +206,8 @@ class r3_vae {
         std::snprintf(note, sizeof note, "loss %.4f", loss_sum / double(s + 1));
         bar.advance(1, note);
       }
-      vae_epoch rec;
-      rec.epoch = epoch + 1;
-      rec.skipped_steps = guard.skipped() - skipped_total;
-      skipped_total = guard.skipped();
-      guard.end_epoch(epoch + 1);
-      const index_t applied = std::max<index_t>(steps - rec.skipped_steps, 1);
-      rec.loss = loss_sum / double(applied);
-      rec.reconstruction = rec_sum / double(applied);
-      for (index_t l = 0; l < L; ++l) {
-        index_t used = 0;
-        for (index_t k = 0; k < K; ++k) used += counts[l][k] > 0;
-        rec.utilisation.push_back(double(used) / double(K));
-      }
-      rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      const vae_epoch rec =
+          detail::close_vae_epoch(epoch, steps, loss_sum, rec_sum, counts, guard, skipped_total, t0);
       char note[128];
       std::snprintf(note, sizeof note, "loss %.4f, reconstruction %.4f, utilisation %.2f/%.2f", rec.loss,
                     rec.reconstruction, rec.utilisation.front(), rec.utilisation.back());

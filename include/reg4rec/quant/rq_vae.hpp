@@ -70,6 +70,31 @@ struct vae_epoch {
   index_t skipped_steps = 0;  // steps dropped for a non-finite loss or gradient (fit_options::nonfinite)
 };
 
+namespace detail {
+// The record of a finished epoch of a VAE quantizer: losses averaged over the steps the guard
+// let through (skipped ones are those it counted since the previous epoch, whose running total
+// `skipped_total` is updated), utilisation of each codebook from the epoch's code counts.
+inline vae_epoch close_vae_epoch(index_t epoch, index_t steps, double loss_sum, double rec_sum,
+                                 const std::vector<std::vector<index_t>>& counts, optim::nonfinite_guard& guard,
+                                 index_t& skipped_total, std::chrono::steady_clock::time_point t0) {
+  vae_epoch rec;
+  rec.epoch = epoch + 1;
+  rec.skipped_steps = guard.skipped() - skipped_total;
+  skipped_total = guard.skipped();
+  guard.end_epoch(epoch + 1);
+  const index_t applied = std::max<index_t>(steps - rec.skipped_steps, 1);
+  rec.loss = loss_sum / double(applied);
+  rec.reconstruction = rec_sum / double(applied);
+  for (const auto& c : counts) {
+    index_t used = 0;
+    for (index_t k : c) used += k > 0;
+    rec.utilisation.push_back(double(used) / double(c.size()));
+  }
+  rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return rec;
+}
+}  // namespace detail
+
 template <class Distance = l2_distance, class Estimator = straight_through>
 class rq_vae {
   static_assert(is_distance_policy_v<Distance>, "rq_vae: Distance must be l2_distance or cosine_distance");
@@ -151,20 +176,8 @@ class rq_vae {
         std::snprintf(note, sizeof note, "loss %.4f", loss_sum / double(s + 1));
         bar.advance(1, note);
       }
-      vae_epoch rec;
-      rec.epoch = epoch + 1;
-      rec.skipped_steps = guard.skipped() - skipped_total;
-      skipped_total = guard.skipped();
-      guard.end_epoch(epoch + 1);
-      const index_t applied = std::max<index_t>(steps - rec.skipped_steps, 1);
-      rec.loss = loss_sum / double(applied);
-      rec.reconstruction = rec_sum / double(applied);
-      for (index_t l = 0; l < L; ++l) {
-        index_t used = 0;
-        for (index_t k = 0; k < K; ++k) used += counts[l][k] > 0;
-        rec.utilisation.push_back(double(used) / double(K));
-      }
-      rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      const vae_epoch rec =
+          detail::close_vae_epoch(epoch, steps, loss_sum, rec_sum, counts, guard, skipped_total, t0);
       char note[128];
       std::snprintf(note, sizeof note, "loss %.4f, reconstruction %.4f, utilisation %.2f/%.2f", rec.loss,
                     rec.reconstruction, rec.utilisation.front(), rec.utilisation.back());
