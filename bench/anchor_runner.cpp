@@ -3,8 +3,8 @@
 // for at least a few seconds, median per call) and prints
 //   ANCHOR lib.<anchor name> <value> <unit>
 // so that run_all.py can time it in the same round-robin as PyTorch and Faiss:
-//   /usr/bin/python3 ../shared/anchors/run_all.py torch_transformer_step \
-//       --extra lib='build/bench/reg4rec_anchor train_step'
+//   /usr/bin/python3 ../shared/anchors/run_all.py torch_transformer_step
+//       --extra lib='build/bench/reg4rec_anchor train_step'   (one command line)
 #include <algorithm>
 #include <array>
 #include <cmath>

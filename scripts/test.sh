@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, builds the library's tests, examples,
 # benchmarks and command-line program, and runs every test. With nvcc on PATH it also builds
-# the CUDA add-on and its tests (which skip without a GPU).
+# the CUDA add-on and its tests (which skip without a GPU); these side builds and the fuzz smoke
+# run first, the main suite last.
 #
 #   scripts/test.sh            # build dir: build-test/
 set -euo pipefail
@@ -9,14 +10,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 "$ROOT/scripts/install-deps.sh"
 
 BUILD="${BUILD_DIR:-$ROOT/build-test}"
-cmake -S "$ROOT" -B "$BUILD" "${GENERATOR[@]}" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$BUILD" -j "$JOBS"
-(cd "$BUILD" && ctest -j "$JOBS" --output-on-failure --timeout 600)
 
 # Fuzz smoke (needs clang with libFuzzer: Debian clang + libclang-rt-14-dev): the six fuzz
 # targets, built alone with clang under ASan + UBSan, each mutate their seed corpus for
 # REG4REC_FUZZ_SECONDS (default 3). Without clang the corpora are still replayed by
-# robustness_tests above. REG4REC_FUZZ_SMOKE=0 skips it. Longer runs: docs/robustness.md.
+# robustness_tests in the main suite. REG4REC_FUZZ_SMOKE=0 skips it. Longer runs: docs/robustness.md.
 if [[ "${REG4REC_FUZZ_SMOKE:-1}" != 0 ]] && command -v clang++ >/dev/null 2>&1; then
   cmake -S "$ROOT" -B "$BUILD-fuzz" "${GENERATOR[@]}" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -DNDEBUG" -DREG4REC_BUILD_FUZZERS=ON -DREG4REC_BUILD_APPS=OFF \
@@ -38,4 +36,8 @@ if command -v nvcc >/dev/null 2>&1 || [[ -x /usr/local/cuda/bin/nvcc ]]; then
   cmake --build "$BUILD-cuda" -j "$JOBS" --target cuda_tests
   (cd "$BUILD-cuda" && ctest -R '^cuda_tests$' --output-on-failure)
 fi
+# The main suite last, so that its CTest summary is the one the log ends with.
+cmake -S "$ROOT" -B "$BUILD" "${GENERATOR[@]}" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$BUILD" -j "$JOBS"
+(cd "$BUILD" && ctest -j "$JOBS" --output-on-failure --timeout 600)
 echo "[reg4rec] all tests passed"

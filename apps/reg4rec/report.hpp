@@ -183,7 +183,7 @@ inline std::string html_report(const std::vector<model_run>& runs, const report_
     return &figures[it->second];
   };
   const auto& specs = detail::plot_specs();
-  for (const std::string& key : {"loss", "validation_recall", "validation_ndcg", "pars_reward", "tokenizer_loss"})
+  for (const char* key : {"loss", "validation_recall", "validation_ndcg", "pars_reward", "tokenizer_loss"})
     figure_for(key, specs.at(key).title, specs.at(key).y_label, specs.at(key).from_zero);
   for (const auto& r : runs)
     for (const auto& cv : r.curves) {

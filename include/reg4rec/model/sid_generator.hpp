@@ -79,7 +79,9 @@ struct generator_batch {
   }
   /// Appends a window and returns its index.
   index_t add_window(cspan<std::int32_t> its) {
-    items.insert(items.end(), its.begin(), its.end());
+    const std::size_t at = items.size();  // resize + copy: GCC 12 misreads insert here (-Wstringop-overflow)
+    items.resize(at + static_cast<std::size_t>(its.size()));
+    std::copy(its.begin(), its.end(), items.begin() + static_cast<std::ptrdiff_t>(at));
     window_start.push_back(static_cast<index_t>(items.size()));
     return windows() - 1;
   }
