@@ -5,6 +5,7 @@
 #include "reg4rec/core.hpp"
 #include "reg4rec/backend/tags.hpp"
 #include "reg4rec/kernels/adamw.hpp"
+#include "reg4rec/kernels/finite.hpp"
 #include "reg4rec/kernels/gemm.hpp"
 #include "reg4rec/kernels/gelu.hpp"
 #include "reg4rec/kernels/nearest.hpp"

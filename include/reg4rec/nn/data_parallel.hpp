@@ -33,6 +33,7 @@ void data_parallel(parameter_store<T>& ps, index_t items, F&& f) {
   parallel_for(0, shards, 1, [&](index_t s0, index_t s1) {
     for (index_t s = s0; s < s1; ++s) {
       grad_shard_scope scope(static_cast<int>(s));
+      if (s > 0) ps.clear_grad_shard(static_cast<int>(s));  // zeroed on the thread that fills it
       f(static_cast<int>(s), items * s / shards, items * (s + 1) / shards);
     }
   });

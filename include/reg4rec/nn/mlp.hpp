@@ -50,12 +50,12 @@ class mlp {
     cmatrix_view<T> in = x;
     for (index_t l = 0; l < k; ++l) {
       const bool last = l == k - 1;
-      auto pre = a.pre[l].view(n, widths_[l + 1]);
-      layers_[l].forward(in, pre);
-      if (last && !activate_last_) {
-        y.eigen() = pre.eigen();
+      if (last && !activate_last_) {  // no activation to differentiate: straight into y
+        layers_[l].forward(in, y);
         break;
       }
+      auto pre = a.pre[l].view(n, widths_[l + 1]);
+      layers_[l].forward(in, pre);
       auto post = last ? y : a.post[l].view(n, widths_[l + 1]);
       activate(pre, post);
       if (!last) in = post;
@@ -79,13 +79,15 @@ class mlp {
   /// dx: (n, d0) written (skipped when empty); parameter gradients added.
   void backward(cmatrix_view<T> x, cmatrix_view<T> dy, matrix_view<T> dx, activations& a) const {
     const index_t n = x.rows(), k = static_cast<index_t>(layers_.size());
-    // g holds d(loss)/d(output of linear l) while walking back.
-    auto g = a.grad_a.view(n, widths_[k]);
-    if (activate_last_)
-      Act::template backward<T>(a.pre[k - 1].as_span(), cspan<T>(dy.data(), dy.size()), span<T>(g.data(), g.size()));
-    else
-      g.eigen() = dy.eigen();
-    bool g_in_a = true;  // g and the next gradient alternate between the two scratch buffers
+    // g holds d(loss)/d(output of linear l) while walking back: dy itself for the last layer
+    // unless it is activated.
+    cmatrix_view<T> g = dy;
+    if (activate_last_) {
+      auto ga = a.grad_a.view(n, widths_[k]);
+      Act::template backward<T>(a.pre[k - 1].as_span(), cspan<T>(dy.data(), dy.size()), span<T>(ga.data(), ga.size()));
+      g = ga;
+    }
+    bool g_in_a = activate_last_;  // later gradients alternate between the two scratch buffers
     for (index_t l = k - 1; l >= 0; --l) {
       cmatrix_view<T> in = l == 0 ? x : cmatrix_view<T>(a.post[l - 1]());
       if (l == 0) {

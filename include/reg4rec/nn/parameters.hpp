@@ -131,16 +131,23 @@ class parameter_store {
     return matrix_view<T>(base + e.offset, e.rows, e.cols);
   }
 
-  void zero_grad() { std::fill(grads_.begin(), grads_.end(), T(0)); }
+  /// Sets the main gradient to zero (split across threads).
+  void zero_grad() {
+    T* g = grads_.data();
+    parallel_for(0, size_, 1 << 16, [g](index_t lo, index_t hi) { std::fill(g + lo, g + hi, T(0)); });
+  }
 
-  /// Prepares `count` gradient shards (shard 0 is the main buffer), all zero.
+  /// Prepares `count` gradient shards (shard 0 is the main buffer). Shards 1.. are not
+  /// cleared here: each is zeroed by clear_grad_shard(s), called by the thread that fills it.
   void begin_grad_shards(int count) {
     if (static_cast<int>(shards_.size()) < count - 1) shards_.resize(static_cast<std::size_t>(count - 1));
-    for (int s = 0; s + 1 < count; ++s) {
-      shards_[s].resize(static_cast<std::size_t>(size_));
-      std::fill(shards_[s].begin(), shards_[s].end(), T(0));
-    }
+    for (int s = 0; s + 1 < count; ++s) shards_[s].resize(static_cast<std::size_t>(size_));
     active_shards_ = count;
+  }
+  /// Zeroes gradient shard s ≥ 1 (shard 0, the main buffer, is zero_grad's).
+  void clear_grad_shard(int s) {
+    require(s >= 1 && s < active_shards_, "clear_grad_shard: no shard ", s, " (", active_shards_, " active)");
+    std::fill(shards_[s - 1].begin(), shards_[s - 1].end(), T(0));
   }
   /// Adds shards 1.. into the main gradient, in order.
   void reduce_grad_shards() {

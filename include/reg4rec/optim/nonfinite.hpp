@@ -23,6 +23,7 @@
 
 #include "reg4rec/core/error.hpp"
 #include "reg4rec/core/types.hpp"
+#include "reg4rec/kernels/finite.hpp"
 #include "reg4rec/nn/parameters.hpp"
 
 namespace reg4rec::optim {
@@ -40,14 +41,11 @@ inline const char* to_string(nonfinite_policy p) noexcept { return p == nonfinit
 template <class T>
 std::string first_nonfinite_grad(const nn::parameter_store<T>& ps) {
   const auto g = ps.grads();
-  for (const auto& e : ps.entries()) {
-    const T* p = g.data() + e.offset;
-    // A sum of x·0 is NaN iff some x is NaN or infinite; the exact scan runs only then.
-    T acc = 0;
-    for (index_t i = 0; i < e.rows * e.cols; ++i) acc += p[i] * T(0);
-    if (acc != T(0)) return e.name;
-  }
-  return {};
+  const index_t i = kernels::first_nonfinite<T>(g);
+  if (i == g.size()) return {};
+  for (const auto& e : ps.entries())
+    if (i >= e.offset && i < e.offset + e.rows * e.cols) return e.name;
+  return "(padding between parameters)";
 }
 
 class nonfinite_guard {

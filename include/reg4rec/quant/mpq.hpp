@@ -101,7 +101,7 @@ class mpq {
       progress bar(fo.label.empty() ? "mpq epoch " + std::to_string(epoch + 1) : fo.label, steps, fo.log, "steps");
       double loss_sum = 0, rec_sum = 0;
       for (index_t s = 0; s < steps; ++s) {
-        for (index_t i = 0; i < B; ++i) xb.row(i) = x.row(order[s * B + i]).eigen();
+        detail::gather_batch(x, order, s * B, xb);
         if (step == 0 && cfg_.kmeans_init) init_codebooks(xb, fo.seed);
         ps_->zero_grad();
         double rec = 0, loss;

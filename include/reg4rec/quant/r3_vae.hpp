@@ -183,7 +183,7 @@ class r3_vae {
       progress bar(fo.label.empty() ? "r3-vae epoch " + std::to_string(epoch + 1) : fo.label, steps, fo.log, "steps");
       double loss_sum = 0, rec_sum = 0;
       for (index_t s = 0; s < steps; ++s) {
-        for (index_t i = 0; i < B; ++i) xb.row(i) = x.row(order[s * B + i]).eigen();
+        detail::gather_batch(x, order, s * B, xb);
         ps_->zero_grad();
         double rec = 0, loss;
         std::string cause;

@@ -71,6 +71,17 @@ struct vae_epoch {
 };
 
 namespace detail {
+// xb ← the rows order[first .. first + xb.rows()) of x: a training batch (split across threads).
+inline void gather_batch(cmatrix_view<float> x, const std::vector<index_t>& order, index_t first,
+                         matrix_view<float> xb) {
+  parallel_for(0, xb.rows(), 64, [&](index_t lo, index_t hi) {
+    for (index_t i = lo; i < hi; ++i) {
+      const float* src = x.row_ptr(order[static_cast<std::size_t>(first + i)]);
+      std::copy(src, src + x.cols(), xb.row_ptr(i));
+    }
+  });
+}
+
 // The record of a finished epoch of a VAE quantizer: losses averaged over the steps the guard
 // let through (skipped ones are those it counted since the previous epoch, whose running total
 // `skipped_total` is updated), utilisation of each codebook from the epoch's code counts.
@@ -145,7 +156,7 @@ class rq_vae {
       progress bar(fo.label.empty() ? "rq-vae epoch " + std::to_string(epoch + 1) : fo.label, steps, fo.log, "steps");
       double loss_sum = 0, rec_sum = 0;
       for (index_t s = 0; s < steps; ++s) {
-        for (index_t i = 0; i < B; ++i) xb.row(i) = x.row(order[s * B + i]).eigen();
+        detail::gather_batch(x, order, s * B, xb);
         if (step == 0 && cfg_.kmeans_init) init_codebooks(xb, fo.seed);
         ps_->zero_grad();
         double rec = 0, loss;

@@ -12,6 +12,7 @@
 #include "reg4rec/core/error.hpp"
 #include "reg4rec/core/parallel.hpp"
 #include "reg4rec/core/view.hpp"
+#include "reg4rec/kernels/finite.hpp"
 
 namespace reg4rec::quant::detail {
 
@@ -36,10 +37,7 @@ inline void check_finite(const char* who, cmatrix_view<float> x) {
   std::atomic<index_t> first{x.rows()};
   parallel_for(0, x.rows(), 16384, [&](index_t lo, index_t hi) {
     for (index_t i = lo; i < hi; ++i) {
-      const float* p = x.row_ptr(i);
-      float acc = 0;
-      for (index_t j = 0; j < x.cols(); ++j) acc += p[j] * 0.0f;  // NaN iff some entry is NaN/Inf
-      if (REG4REC_UNLIKELY(acc != 0.0f)) {
+      if (REG4REC_UNLIKELY(kernels::detail::any_nonfinite(x.row_ptr(i), x.cols()))) {
         index_t cur = first.load();
         while (i < cur && !first.compare_exchange_weak(cur, i)) {
         }
