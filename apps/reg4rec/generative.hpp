@@ -148,6 +148,7 @@ inline model_run run_tiger(const dataset& ds, const data::leave_one_out_split& s
   fo.seed = rs.seed;
   fo.log = rs.log;
   fo.label = "rq-vae";
+  fo.nonfinite = nonfinite_policy(rs);
   rq.fit(x, fo);
   const auto codes = rq.encode(x);
   const auto stats = quant::compute_sid_stats(codes, qc.codebook_size, x);

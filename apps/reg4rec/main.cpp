@@ -151,14 +151,15 @@ int cmd_pipeline(const std::vector<std::string>& argv) {
 
 // reg4rec tokenize: tokenizers side by side on a dataset's item features.
 int cmd_tokenize(const std::vector<std::string>& argv) {
-  const args a(argv, {"data", "method", "preset", "out", "seed", "vae-epochs", "experts", "features", "threads"}, {"quiet"});
+  const args a(argv, {"data", "method", "preset", "out", "seed", "vae-epochs", "experts", "features", "threads", "skip-nonfinite"},
+               {"quiet"});
   cli::run_settings rs;
   rs.level = cli::parse_preset(a.get("preset", "quick"));
   rs.seed = static_cast<std::uint64_t>(a.get_int("seed", 1));
   rs.features_path = a.get("features", "");
   rs.log = a.has("quiet") ? nullptr : &std::clog;
   cli::apply_threads(a);
-  for (const char* k : {"vae-epochs", "experts"})
+  for (const char* k : {"vae-epochs", "experts", "skip-nonfinite"})
     if (a.has(k)) rs.overrides[k] = cli::checked_override(a, k);
   std::vector<std::string> methods;
   const std::string which = a.get("method", "all");
@@ -211,7 +212,8 @@ const std::map<std::string, command>& commands() {
       {"tokenize",
        {"compare tokenizers (utilisation, collisions, SC, PD) on a dataset's items",
         "reg4rec tokenize [--data DIR] [--method all|rq-kmeans,rq-vae,r3-vae,mpq] [--preset quick|full]\n"
-        "                        [--vae-epochs N] [--experts M] [--features FILE.npy] [--out DIR] [--seed S] [--threads N] [--quiet]",
+        "                        [--vae-epochs N] [--experts M] [--features FILE.npy] [--out DIR] [--seed S] [--threads N]\n"
+        "                        [--skip-nonfinite 0|1] [--quiet]",
         cmd_tokenize}},
       {"train",
        {"train one model (sasrec, tiger, reg4rec-sft, reg4rec) and save it as a model folder",

@@ -42,6 +42,7 @@ inline std::unique_ptr<reg4rec_assets> build_reg4rec_assets(const dataset& ds, c
   fo.seed = rs.seed;
   fo.log = rs.log;
   fo.label = "mpq";
+  fo.nonfinite = nonfinite_policy(rs);
   mq.fit(x, fo);
   a->codes = mq.encode(x);
   a->raw_stats = quant::compute_sid_stats(a->codes, qc.codebook_size, x);

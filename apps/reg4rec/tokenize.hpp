@@ -47,6 +47,7 @@ inline std::vector<tokenizer_report> tokenize_all(cmatrix_view<float> x, const s
   quant::fit_options fo;
   fo.seed = rs.seed;
   fo.log = rs.log;
+  fo.nonfinite = nonfinite_policy(rs);
   const index_t epochs = rs.get_int("vae-epochs", rs.quick() ? 60 : 300);
   std::vector<tokenizer_report> out;
   for (const auto& m : methods) {
