@@ -54,6 +54,7 @@ TEST_CASE("causal LM: gradients of every parameter match finite differences", "[
   c.d_ff = 12;
   c.layers = 2;
   c.dropout = 0.1;
+  c.embedding_dropout = 0.2;
   c.embedding_std = 0.5;
   c.label_smoothing = 0.1;
   model::causal_lm<double> m(c, 3);

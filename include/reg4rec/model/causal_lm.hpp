@@ -28,7 +28,8 @@ struct causal_lm_config {
   index_t heads = 4;
   index_t d_ff = 512;
   index_t layers = 2;
-  double dropout = 0.0;
+  double dropout = 0.0;            // on every residual branch of the blocks
+  double embedding_dropout = 0.0;  // on the input embeddings (token + position), as SASRec does
   double embedding_std = 0.02;
   double label_smoothing = 0.0;
 };
@@ -39,6 +40,8 @@ class causal_lm {
   explicit causal_lm(const causal_lm_config& c, std::uint64_t seed = 1)
       : cfg_(c), ps_(std::make_unique<nn::parameter_store<T>>()) {
     require(c.vocab >= 1 && c.max_len >= 1 && c.layers >= 1, "causal_lm: vocab, max_len and layers must be positive");
+    require(c.dropout >= 0 && c.dropout < 1 && c.embedding_dropout >= 0 && c.embedding_dropout < 1,
+            "causal_lm: dropout rates must lie in [0, 1), got ", c.dropout, " and ", c.embedding_dropout);
     auto& ps = *ps_;
     tok_ = nn::embedding<T>(ps, "tok", c.vocab, c.d_model);
     pos_ = nn::embedding<T>(ps, "pos", c.max_len, c.d_model);
@@ -135,6 +138,7 @@ class causal_lm {
     std::vector<nn::buffer<T>> hidden;
     nn::buffer<T> x, z, mean, rstd, g1, g2, zc, dzc, wc;
     nn::buffer<std::int32_t> pos_ids, tc;
+    nn::detail::residual_dropout<T> emb_drop;
     workspace ws;
   };
 
@@ -145,6 +149,9 @@ class causal_lm {
     st.acts.resize(static_cast<std::size_t>(nb));
     st.hidden.resize(static_cast<std::size_t>(nb));
     embed(tok, L, st.x.view(n, d));
+    // Stream 63 of the step: the blocks use 0 .. layers − 1.
+    const nn::dropout_stream emb_ds{ds.gen, ds.stream * 64 + 63, ds.row_offset};
+    st.emb_drop.forward(T(cfg_.embedding_dropout), st.x.view(n, d), emb_ds, 0);
     for (index_t l = 0; l < nb; ++l) {
       const auto in = l == 0 ? cmatrix_view<T>(st.x()) : cmatrix_view<T>(st.hidden[l - 1]());
       blocks_[l].forward(in, L, nn::causal_mask{}, st.hidden[l].view(n, d), st.acts[l],
@@ -191,6 +198,7 @@ class causal_lm {
       blocks_[l].backward(in, L, dh, dx, st.acts[l]);
       dh = dx;
     }
+    st.emb_drop.backward(T(cfg_.embedding_dropout), emb_ds, dh);
     tok_.backward(tok, dh);
     auto p = st.pos_ids.flat(n);
     for (index_t i = 0; i < n; ++i) p[i] = static_cast<std::int32_t>(i % L);

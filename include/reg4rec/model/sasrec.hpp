@@ -179,6 +179,7 @@ class sasrec {
     c.d_ff = o.d_ff;
     c.layers = o.layers;
     c.dropout = o.dropout;
+    c.embedding_dropout = o.dropout;  // SASRec drops out the input embeddings too
     c.label_smoothing = o.label_smoothing;
     return c;
   }
