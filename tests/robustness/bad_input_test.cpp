@@ -413,6 +413,19 @@ std::vector<bad_case> catalogue() {
                  const std::vector<quant::token> t{{0, 7}};
                  idx.intersect(cspan<quant::token>(t.data(), 1));
                }});
+  c.push_back({"postings-huge-K", "posting index file: a codebook size claiming 2^25 posting lists", kind::format,
+               {"codebook_size", "at most 2^24 posting lists"}, [](const row_env& env) {
+                 const auto codes = test::tiny_codes();
+                 {
+                   io::binary_writer w(env.file("huge.r4r"), "posting_index");
+                   w.put_scalar<std::int64_t>("codebook_size", std::int64_t(1) << 25);
+                   w.put_matrix<std::int32_t>("codes", codes);
+                   w.put("popularity", std::vector<std::int64_t>(static_cast<std::size_t>(codes.rows()), 1));
+                   w.commit();
+                 }
+                 quant::posting_index p;
+                 p.load(env.file("huge.r4r"));
+               }});
   c.push_back({"train-empty", "training: a dataset where no user has two items", kind::argument,
                {"no training sequence has two items"}, [](const row_env&) {
                  const data::sequence_dataset ds(data::id_map({"1", "2"}), data::id_map({"1", "2", "3", "4", "5", "6"}),

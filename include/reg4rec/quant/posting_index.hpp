@@ -55,6 +55,9 @@ class posting_index {
  public:
   posting_index() = default;
 
+  /// The most posting lists (codebooks × codes) a saved index may declare.
+  static constexpr index_t max_lists = index_t(1) << 24;
+
   /// codes: (n, M) int32 in [0, K); popularity: (n) non-negative or empty.
   static posting_index build(cmatrix_view<std::int32_t> codes, index_t codebook_size,
                              cspan<std::int64_t> popularity = {}) {
@@ -212,10 +215,13 @@ class posting_index {
     const auto codes = r.get_matrix<std::int32_t>("codes");
     const auto pop = r.get_vector<std::int64_t>("popularity");
     if (K < 1) r.fail("codebook_size", "must be at least 1");
-    // The index holds M·K list offsets: a size no real codebook reaches means a damaged file
-    // (and must not become a huge allocation).
-    if (K > (index_t(1) << 31) || codes.cols() * K > (index_t(1) << 28))
-      r.fail("codebook_size", reg4rec::detail::cat("K = ", K, " with ", codes.cols(), " codebooks is out of range"));
+    // The index holds M·K list offsets: a size no real codebook reaches means a damaged file,
+    // which must not become a huge allocation. 2^24 lists (128 MiB of offsets) is far above any
+    // tokenizer's M·K (4 × 256 in REG4Rec); a 100-byte file claiming 2^28 once took 44 s and
+    // 4 GiB to load under ASan (found by fuzzing).
+    if (K > max_lists || codes.cols() * K > max_lists)
+      r.fail("codebook_size", reg4rec::detail::cat("K = ", K, " with ", codes.cols(),
+                                                   " codebooks is out of range (at most 2^24 posting lists)"));
     if (static_cast<index_t>(pop.size()) != codes.rows()) r.fail("popularity", "length differs from the codes");
     try {
       *this = build(codes, K, pop);
