@@ -236,7 +236,7 @@ inline model::sasrec_options sasrec_preset(const run_settings& rs) {
   model::sasrec_options o;
   o.seed = rs.seed;
   o.log = rs.log;
-  o.epochs = rs.get_int("epochs", rs.quick() ? 24 : 300);
+  o.epochs = rs.get_int("epochs", rs.quick() ? 40 : 300);
   o.eval_every = rs.get_int("eval-every", 4);
   o.patience = rs.get_int("patience", rs.quick() ? 3 : 6);
   o.eval_users = rs.get_int("eval-users", rs.quick() ? 4000 : 0);
