@@ -35,7 +35,7 @@ inline const std::set<std::string>& numeric_options() {
                                        "label-smoothing", "beam", "experts", "random-order", "pars-epochs", "pars-lr",
                                        "pars-kl", "pars-sft", "pars-paths", "pars-users", "msra-steps", "msra-gamma",
                                        "corp-theta", "corp-kmin", "item-level", "pars-max-users", "mpq-candidates",
-                                       "skip-nonfinite"};
+                                       "skip-nonfinite", "embedding-dropout"};
   return o;
 }
 

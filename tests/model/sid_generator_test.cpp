@@ -29,6 +29,7 @@ model::generator_config tiny(model::history_tokens t, model::encoder_attention a
   c.encoder_layers = 2;
   c.decoder_layers = 2;
   c.dropout = dropout;
+  c.embedding_dropout = dropout;
   c.max_history = 5;
   c.tokens = t;
   c.attention = a;

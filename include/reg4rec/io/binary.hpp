@@ -252,13 +252,13 @@ class binary_reader {
                                                    shape_string(shape)));
     if (r.bytes != static_cast<std::uint64_t>(out.size()) * sizeof(T))
       fail(std::string(name), reg4rec::detail::cat("holds ", r.bytes / sizeof(T), " elements, expected ", out.size()));
-    std::memcpy(out.data(), data_.data() + r.offset, r.bytes);
+    if (r.bytes > 0) std::memcpy(out.data(), data_.data() + r.offset, r.bytes);  // empty: data() may be null
   }
   template <class T>
   std::vector<T> get_vector(std::string_view name) const {
     const record& r = typed<T>(name);
     std::vector<T> v(r.bytes / sizeof(T));
-    std::memcpy(v.data(), data_.data() + r.offset, r.bytes);
+    if (r.bytes > 0) std::memcpy(v.data(), data_.data() + r.offset, r.bytes);  // empty: data() may be null
     return v;
   }
   template <class T>
@@ -266,7 +266,7 @@ class binary_reader {
     const record& r = typed<T>(name);
     if (r.shape.size() != 2) fail(std::string(name), "is not a matrix");
     matrix<T> m(r.shape[0], r.shape[1]);
-    std::memcpy(m.data(), data_.data() + r.offset, r.bytes);
+    if (r.bytes > 0) std::memcpy(m.data(), data_.data() + r.offset, r.bytes);  // empty: data() may be null
     return m;
   }
   template <class T>

@@ -44,7 +44,8 @@ struct generator_config {
   index_t d_ff = 512;
   index_t encoder_layers = 2;
   index_t decoder_layers = 2;
-  double dropout = 0.1;
+  double dropout = 0.1;            // on every residual branch
+  double embedding_dropout = 0.0;  // on the encoder's and decoder's input embeddings
   index_t max_history = 20;  // items of history the model reads
   history_tokens tokens = history_tokens::token_level;
   encoder_attention attention = encoder_attention::causal;
@@ -259,7 +260,8 @@ class sid_generator {
                                         cfg_.max_history, static_cast<std::int64_t>(cfg_.tokens),
                                         static_cast<std::int64_t>(cfg_.attention)};
     w.put("config.int", cfg);
-    w.put("config.real", std::vector<double>{cfg_.dropout, cfg_.label_smoothing, cfg_.embedding_std});
+    w.put("config.real",
+          std::vector<double>{cfg_.dropout, cfg_.label_smoothing, cfg_.embedding_std, cfg_.embedding_dropout});
     std::vector<std::int64_t> sizes(layout_.sizes().begin(), layout_.sizes().end());
     w.put("layout", sizes);
     w.put_matrix<std::int32_t>("item_codes", codes_);
@@ -272,7 +274,8 @@ class sid_generator {
     io::binary_reader r(path, "sid_generator");
     const auto ci = r.get_vector<std::int64_t>("config.int");
     const auto cr = r.get_vector<double>("config.real");
-    if (ci.size() != 8 || cr.size() != 3) r.fail("config", "unexpected configuration record");
+    // config.real: 3 values in files written before embedding dropout existed, 4 since.
+    if (ci.size() != 8 || (cr.size() != 3 && cr.size() != 4)) r.fail("config", "unexpected configuration record");
     generator_config c;
     c.d_model = ci[0];
     c.heads = ci[1];
@@ -285,6 +288,7 @@ class sid_generator {
     c.dropout = cr[0];
     c.label_smoothing = cr[1];
     c.embedding_std = cr[2];
+    c.embedding_dropout = cr.size() > 3 ? cr[3] : 0.0;
     const auto sizes = r.get_vector<std::int64_t>("layout");
     const auto codes = r.get_matrix<std::int32_t>("item_codes");
     check_loaded_config(r, ci, c, sizes);
@@ -309,6 +313,7 @@ class sid_generator {
     std::vector<nn::buffer<T>> enc_h, dec_h;
     nn::buffer<T> ex, mem, emean, erstd, dx, dz, dmean, drstd, g1, g2, dmem, hr, dhr, wr;
     nn::buffer<std::int32_t> etok, eid, epos, dtok, did, dstep, kv_of, limits, mem_len, rows_of, tgt, tr;
+    nn::detail::residual_dropout<T> enc_drop, dec_drop;  // input-embedding dropout
     workspace ws;
   };
 
@@ -323,7 +328,7 @@ class sid_generator {
       r.fail("config.int", "unknown history-token or attention policy");
     if (c.d_model % c.heads != 0) r.fail("config.int", "d_model is not a multiple of heads");
     if (!(c.dropout >= 0 && c.dropout < 1) || !(c.label_smoothing >= 0 && c.label_smoothing < 1) ||
-        !(c.embedding_std >= 0 && c.embedding_std < 1e6))
+        !(c.embedding_std >= 0 && c.embedding_std < 1e6) || !(c.embedding_dropout >= 0 && c.embedding_dropout < 1))
       r.fail("config.real", "dropout, label smoothing or embedding scale out of range");
     if (sizes.empty()) r.fail("layout", "no codebooks");
     double vocab = 2;
@@ -520,6 +525,10 @@ class sid_generator {
     }
     auto ex = st.ex.view(ne, d);
     embed_rows(etok, eid, epos, ex);
+    // Streams 62 (encoder) and 61 (decoder) of the step; the blocks use 0 .. 31 and 32 .. 60.
+    const T emb_p = T(cfg_.embedding_dropout);
+    const nn::dropout_stream enc_ds{ds.gen, ds.stream * 64 + 62, static_cast<std::uint64_t>(w0 * L)};
+    st.enc_drop.forward(emb_p, ex, enc_ds, 0);
     st.enc_acts.resize(enc_.size());
     st.enc_h.resize(enc_.size());
     const nn::padding_mask enc_pad{mem_len, false};
@@ -562,6 +571,8 @@ class sid_generator {
       for (index_t i = 0; i < nd; ++i)
         for (index_t c = 0; c < d; ++c) dx(i, c) = te(dtok[i], c) + ce(did[i], c) + se(dstep[i], c);
     }
+    const nn::dropout_stream dec_ds{ds.gen, ds.stream * 64 + 61, static_cast<std::uint64_t>(j0 * M)};
+    st.dec_drop.forward(emb_p, dx, dec_ds, 0);
     st.dec_acts.resize(dec_.size());
     st.dec_h.resize(dec_.size());
     const nn::prefix_mask cross{limits, M};
@@ -612,6 +623,7 @@ class sid_generator {
       dec_[l].backward(in, M, mem, L, kv_of, g, gin, dmem, st.dec_acts[l]);
       std::swap(g, gin);
     }
+    st.dec_drop.backward(emb_p, dec_ds, g);
     {  // decoder input embeddings
       auto gt = tok_.weight.grad(), gc = ident_.weight.grad(), gs = step_.weight.grad();
       for (index_t i = 0; i < nd; ++i)
@@ -628,6 +640,7 @@ class sid_generator {
       enc_[l].backward(in, L, e1, e2, st.enc_acts[l]);
       std::swap(e1, e2);
     }
+    st.enc_drop.backward(emb_p, enc_ds, e1);
     embed_backward(etok, eid, epos, e1);
     return loss;
   }
