@@ -200,4 +200,30 @@ void BM_adamw(benchmark::State& state) {
 BENCHMARK_TEMPLATE(BM_adamw, backend::scalar)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_adamw, backend::simd<>)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// The non-finite guard's scan of a gradient buffer (1.2 M floats, the RQ-VAE step's size):
+// kernels::first_nonfinite against the Σ x·0 loop it replaced (one chain of dependent adds).
+void BM_first_nonfinite(benchmark::State& state) {
+  bench::threads_from(state, 0);
+  const index_t n = 1'200'000;
+  const matrix<float> x = random_matrix<float>(1, n, 3);
+  const cspan<float> xs(x.data(), n);
+  for (auto _ : state) benchmark::DoNotOptimize(kernels::first_nonfinite<float>(xs));
+  state.SetItemsProcessed(state.iterations() * n);
+  bench::rate(state, "GB/s", double(n) * sizeof(float) * 1e-9);
+}
+BENCHMARK(BM_first_nonfinite)->Arg(1)->Arg(2)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+void BM_sum_times_zero(benchmark::State& state) {
+  const index_t n = 1'200'000;
+  const matrix<float> x = random_matrix<float>(1, n, 3);
+  for (auto _ : state) {
+    float acc = 0;
+    for (index_t i = 0; i < n; ++i) acc += x.data()[i] * 0.0f;
+    benchmark::DoNotOptimize(acc);
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+  bench::rate(state, "GB/s", double(n) * sizeof(float) * 1e-9);
+}
+BENCHMARK(BM_sum_times_zero)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
 }  // namespace
