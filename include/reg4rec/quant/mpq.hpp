@@ -103,16 +103,9 @@ class mpq {
       for (index_t s = 0; s < steps; ++s) {
         detail::gather_batch(x, order, s * B, xb);
         if (step == 0 && cfg_.kmeans_init) init_codebooks(xb, fo.seed);
-        ps_->zero_grad();
-        double rec = 0, loss;
-        std::string cause;
-        try {
-          loss = train_step(xb, rec);
-        } catch (const value_error& e) {  // the inputs are finite: non-finite activations reached the code search
-          loss = std::numeric_limits<double>::quiet_NaN();
-          cause = e.what();
-        }
-        if (!guard.check(loss, *ps_, epoch + 1, step, "loss", cause)) {
+        double loss, rec;
+        const auto run = [&](double& r) { return train_step(xb, r); };
+        if (!detail::guarded_vae_step(*ps_, guard, epoch, step, run, loss, rec)) {
           ++step;
           bar.advance(1, "skipped");
           continue;

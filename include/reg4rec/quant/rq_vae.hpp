@@ -82,6 +82,25 @@ inline void gather_batch(cmatrix_view<float> x, const std::vector<index_t>& orde
   });
 }
 
+// One guarded step of a VAE fit loop: gradients zeroed, forward + backward by
+// `step_fn(rec)` (returns the loss, writes its reconstruction part to rec), then the non-finite
+// guard. A value_error from the step counts as a non-finite loss: the inputs were checked, so it
+// means non-finite activations reached the code search. True when the step may be applied.
+template <class F>
+bool guarded_vae_step(nn::parameter_store<float>& ps, optim::nonfinite_guard& guard, index_t epoch, long long step,
+                      F&& step_fn, double& loss, double& rec) {
+  ps.zero_grad();
+  rec = 0;
+  std::string cause;
+  try {
+    loss = step_fn(rec);
+  } catch (const value_error& e) {
+    loss = std::numeric_limits<double>::quiet_NaN();
+    cause = e.what();
+  }
+  return guard.check(loss, ps, epoch + 1, step, "loss", cause);
+}
+
 // The record of a finished epoch of a VAE quantizer: losses averaged over the steps the guard
 // let through (skipped ones are those it counted since the previous epoch, whose running total
 // `skipped_total` is updated), utilisation of each codebook from the epoch's code counts.
@@ -158,16 +177,9 @@ class rq_vae {
       for (index_t s = 0; s < steps; ++s) {
         detail::gather_batch(x, order, s * B, xb);
         if (step == 0 && cfg_.kmeans_init) init_codebooks(xb, fo.seed);
-        ps_->zero_grad();
-        double rec = 0, loss;
-        std::string cause;
-        try {
-          loss = train_step(xb, rec);
-        } catch (const value_error& e) {  // the inputs are finite: non-finite activations reached the code search
-          loss = std::numeric_limits<double>::quiet_NaN();
-          cause = e.what();
-        }
-        if (!guard.check(loss, *ps_, epoch + 1, step, "loss", cause)) {
+        double loss, rec;
+        const auto run = [&](double& r) { return train_step(xb, r); };
+        if (!detail::guarded_vae_step(*ps_, guard, epoch, step, run, loss, rec)) {
           ++step;
           bar.advance(1, "skipped");
           continue;
