@@ -52,8 +52,8 @@ inline double checked_override(const args& a, const std::string& k) {
                                                   "pars-users", "msra-steps"};
   static const std::set<std::string> non_negative{"eval-every", "patience", "eval-users", "weight-decay", "pars-kl",
                                                   "pars-sft", "random-order", "item-level", "pars-max-users", "skip-nonfinite", "mpq-candidates"};
-  static const std::set<std::string> positive{"lr", "pars-lr"};
-  static const std::set<std::string> fraction{"dropout", "embedding-dropout", "label-smoothing"};
+  static const std::set<std::string> positive{"lr", "pars-lr", "embedding-scale"};
+  static const std::set<std::string> fraction{"dropout", "embedding-dropout", "attention-dropout", "label-smoothing"};
   static const std::set<std::string> integral{"epochs", "vae-epochs", "batch-size", "d-model", "heads", "d-ff",
                                               "layers", "beam", "experts", "pars-epochs", "pars-paths", "pars-users",
                                               "msra-steps", "eval-every", "patience", "eval-users", "corp-kmin",

@@ -74,6 +74,8 @@ inline model::generator_config generator_preset(const run_settings& rs) {
   g.decoder_layers = rs.get_int("layers", 2);
   g.dropout = rs.get("dropout", 0.1);
   g.embedding_dropout = rs.get("embedding-dropout", 0.0);
+  g.attention_dropout = rs.get("attention-dropout", 0.0);
+  g.embedding_scale = rs.get("embedding-scale", 1.0);
   g.max_history = 20;
   g.label_smoothing = rs.get("label-smoothing", 0.0);
   // quick: one encoder row per item (M + 1 times fewer rows); full: SEP + M tokens per item.
@@ -119,7 +121,8 @@ inline void write_train(io::json_writer& j, const model::generator_config& g, co
   j.begin_object();
   j.field("d_model", g.d_model).field("heads", g.heads).field("d_ff", g.d_ff);
   j.field("encoder_layers", g.encoder_layers).field("decoder_layers", g.decoder_layers).field("dropout", g.dropout);
-  j.field("embedding_dropout", g.embedding_dropout);
+  j.field("embedding_dropout", g.embedding_dropout).field("attention_dropout", g.attention_dropout);
+  j.field("embedding_scale", g.embedding_scale);
   j.field("history", g.tokens == model::history_tokens::token_level ? "token-level" : "item-level");
   j.field("encoder_attention", g.attention == model::encoder_attention::causal ? "causal (all-prefix)" : "bidirectional");
   j.field("max_history", g.max_history).field("epochs_max", t.epochs).field("epochs_run", static_cast<index_t>(h.epochs.size()));

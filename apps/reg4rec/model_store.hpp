@@ -299,7 +299,8 @@ inline void save_sasrec(const std::string& dir, const dataset& ds, const model::
   j.field("popularity", "popularity.npy").end_object();
   j.key("sasrec").begin_object();
   j.field("max_len", o.max_len).field("d_model", o.d_model).field("heads", o.heads).field("d_ff", o.d_ff);
-  j.field("layers", o.layers).field("dropout", o.dropout).end_object();
+  j.field("layers", o.layers).field("dropout", o.dropout).field("attention_dropout", o.attention_dropout);
+  j.field("scale_embeddings", o.scale_embeddings).end_object();
   j.key("training");
   if (training)
     training(j);
@@ -387,6 +388,9 @@ inline loaded_model load_model(const std::string& dir) {
     o.d_ff = static_cast<index_t>(s.at("d_ff").num());
     o.layers = static_cast<index_t>(s.at("layers").num());
     o.dropout = s.at("dropout").num();
+    // Folders written before these fields existed were trained without them.
+    o.attention_dropout = s.has("attention_dropout") ? s.at("attention_dropout").num() : 0.0;
+    o.scale_embeddings = s.has("scale_embeddings") && s.at("scale_embeddings").boolean();
     o.log = nullptr;
     m.sasrec = std::make_unique<model::sasrec>(m.items, o);
     io::train_state ts;

@@ -55,6 +55,8 @@ TEST_CASE("causal LM: gradients of every parameter match finite differences", "[
   c.layers = 2;
   c.dropout = 0.1;
   c.embedding_dropout = 0.2;
+  c.attention_dropout = 0.3;
+  c.embedding_scale = 1.7;
   c.embedding_std = 0.5;
   c.label_smoothing = 0.1;
   model::causal_lm<double> m(c, 3);

@@ -30,6 +30,8 @@ model::generator_config tiny(model::history_tokens t, model::encoder_attention a
   c.decoder_layers = 2;
   c.dropout = dropout;
   c.embedding_dropout = dropout;
+  c.attention_dropout = 2 * dropout;
+  c.embedding_scale = 1.6;  // every path (training, encoding, decoding steps) must apply it alike
   c.max_history = 5;
   c.tokens = t;
   c.attention = a;
@@ -163,6 +165,8 @@ TEST_CASE("sid generator: save and load give the same model", "[model][generator
   m.save(path);
   auto l = sid_generator<float>::load(path);
   CHECK(l.config().tokens == cfg.tokens);
+  CHECK(l.config().attention_dropout == cfg.attention_dropout);
+  CHECK(l.config().embedding_scale == cfg.embedding_scale);
   CHECK(l.item_codes() == codes);
   const auto a = m.params().values(), b = l.params().values();
   CHECK(std::equal(a.begin(), a.end(), b.begin()));

@@ -56,6 +56,64 @@ TEST_CASE("self-attention: gradients under every mask policy", "[nn][attention][
   check_self_attention(nn::prefix_mask{limits, 5}, "prefix");
 }
 
+TEST_CASE("self-attention: dropout on the probabilities", "[nn][attention][gradcheck]") {
+  nn::parameter_store<double> ps;
+  nn::self_attention<double> att(ps, "att", 8, 2);
+  rng g(1);
+  att.init(g);
+  nn::self_attention<double>::activations a;
+  matrix<double> x = random_matrix<double>(15, 8, 2), w = random_matrix<double>(15, 8, 3), y(15, 8), dx(15, 8);
+  const rng drop(5);
+  const nn::dropout_stream ds{&drop, 11, 0};
+  const double p = 0.4;
+  auto loss = [&] {
+    att.forward(x, 5, nn::causal_mask{}, y, a, p, ds);
+    return weighted(y, w);
+  };
+  auto back = [&] {
+    loss();
+    att.backward(x, 5, w, dx, a);
+  };
+  // The mask is fixed by the stream, so finite differences see one smooth function; the
+  // backward must apply it both to dV (through P ⊙ M) and to dP.
+  const auto r = test::check_parameters(ps, loss, back);
+  INFO(r.where);
+  CHECK(r.rel_error < 1e-6);
+  back();
+  CHECK(test::relative_error(dx.data(), test::numeric_gradient(x.data(), x.size(), loss)) < 1e-6);
+
+  // M holds 0 or 1/(1 − p), zero outside each query's keys, and drops about p of the rest.
+  loss();
+  const auto m = a.drop_mask.as_span();
+  index_t inside = 0, dropped = 0;
+  for (index_t t = 0; t < 3 * 2; ++t)
+    for (index_t i = 0; i < 5; ++i)
+      for (index_t j = 0; j < 5; ++j) {
+        const double v = m[(t * 5 + i) * 5 + j];
+        if (j > i) {
+          CHECK(v == 0.0);
+          continue;
+        }
+        ++inside;
+        dropped += v == 0.0;
+        CHECK((v == 0.0 || std::abs(v - 1.0 / (1.0 - p)) < 1e-12));
+      }
+  CHECK(dropped > inside / 6);
+  CHECK(dropped < inside * 2 / 3);
+  // It changes the output; the inference path has none.
+  workspace ws;
+  matrix<double> yi(15, 8);
+  att.infer(x, 5, nn::causal_mask{}, yi, ws);
+  CHECK((yi - y).cwiseAbs().maxCoeff() > 1e-3);
+
+  // A sequence's mask depends on its global index, not on the shard it was computed in: the
+  // last sequence alone, with row_offset 10, gives the rows of the batch of three.
+  nn::self_attention<double>::activations a1;
+  matrix<double> y1(5, 8);
+  att.forward(x.bottomRows(5), 5, nn::causal_mask{}, y1, a1, p, nn::dropout_stream{&drop, 11, 10});
+  CHECK((y1 - y.bottomRows(5)).cwiseAbs().maxCoeff() < 1e-12);
+}
+
 TEST_CASE("masks: a query never sees keys outside its range", "[nn][attention]") {
   // Changing a key beyond a query's range must not change that query's output.
   nn::parameter_store<double> ps;

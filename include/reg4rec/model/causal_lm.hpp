@@ -30,6 +30,8 @@ struct causal_lm_config {
   index_t layers = 2;
   double dropout = 0.0;            // on every residual branch of the blocks
   double embedding_dropout = 0.0;  // on the input embeddings (token + position), as SASRec does
+  double attention_dropout = 0.0;  // on the attention probabilities
+  double embedding_scale = 1.0;    // input = scale·tok[t] + pos[i] (SASRec: √d_model); the output layer is unscaled
   double embedding_std = 0.02;
   double label_smoothing = 0.0;
 };
@@ -40,12 +42,16 @@ class causal_lm {
   explicit causal_lm(const causal_lm_config& c, std::uint64_t seed = 1)
       : cfg_(c), ps_(std::make_unique<nn::parameter_store<T>>()) {
     require(c.vocab >= 1 && c.max_len >= 1 && c.layers >= 1, "causal_lm: vocab, max_len and layers must be positive");
-    require(c.dropout >= 0 && c.dropout < 1 && c.embedding_dropout >= 0 && c.embedding_dropout < 1,
-            "causal_lm: dropout rates must lie in [0, 1), got ", c.dropout, " and ", c.embedding_dropout);
+    require(c.dropout >= 0 && c.dropout < 1 && c.embedding_dropout >= 0 && c.embedding_dropout < 1 &&
+                c.attention_dropout >= 0 && c.attention_dropout < 1,
+            "causal_lm: dropout rates must lie in [0, 1), got ", c.dropout, ", ", c.embedding_dropout, " and ",
+            c.attention_dropout);
+    require(c.embedding_scale > 0 && c.embedding_scale < 1e6, "causal_lm: embedding_scale must be positive, got ",
+            c.embedding_scale);
     auto& ps = *ps_;
     tok_ = nn::embedding<T>(ps, "tok", c.vocab, c.d_model);
     pos_ = nn::embedding<T>(ps, "pos", c.max_len, c.d_model);
-    const nn::block_config bc{c.d_model, c.heads, c.d_ff, c.dropout, true};
+    const nn::block_config bc{c.d_model, c.heads, c.d_ff, c.dropout, true, c.attention_dropout};
     for (index_t l = 0; l < c.layers; ++l) blocks_.emplace_back(ps, "block." + std::to_string(l), bc);
     ln_f_ = nn::layer_norm<T>(ps, "ln_f", c.d_model);
     rng g(seed);
@@ -199,21 +205,23 @@ class causal_lm {
       dh = dx;
     }
     st.emb_drop.backward(T(cfg_.embedding_dropout), emb_ds, dh);
-    tok_.backward(tok, dh);
     auto p = st.pos_ids.flat(n);
     for (index_t i = 0; i < n; ++i) p[i] = static_cast<std::int32_t>(i % L);
     pos_.backward(cspan<std::int32_t>(p.data(), n), dh);
+    if (cfg_.embedding_scale != 1.0) dh.eigen() *= T(cfg_.embedding_scale);
+    tok_.backward(tok, dh);
     return loss;
   }
-  // x = tok[tokens] + pos[position] (n = B·L rows).
+  // x = scale·tok[tokens] + pos[position] (n = B·L rows).
   void embed(cspan<std::int32_t> tokens, index_t L, matrix_view<T> x) const {
     tok_.forward(tokens, x);
     const auto pw = pos_.weight.value();
+    const T scale = T(cfg_.embedding_scale);
     parallel_for(0, x.rows(), 256, [&](index_t lo, index_t hi) {
       for (index_t i = lo; i < hi; ++i) {
         const T* p = pw.row_ptr(i % L);
         T* r = x.row_ptr(i);
-        for (index_t j = 0; j < x.cols(); ++j) r[j] += p[j];
+        for (index_t j = 0; j < x.cols(); ++j) r[j] = scale * r[j] + p[j];
       }
     });
   }

@@ -46,6 +46,8 @@ struct generator_config {
   index_t decoder_layers = 2;
   double dropout = 0.1;            // on every residual branch
   double embedding_dropout = 0.0;  // on the encoder's and decoder's input embeddings
+  double attention_dropout = 0.0;  // on the self-attention probabilities (encoder and decoder)
+  double embedding_scale = 1.0;    // token embeddings × this in the inputs (SASRec-style √d_model)
   index_t max_history = 20;  // items of history the model reads
   history_tokens tokens = history_tokens::token_level;
   encoder_attention attention = encoder_attention::causal;
@@ -117,6 +119,12 @@ class sid_generator {
       : cfg_(c), layout_(std::move(layout)), codes_(item_codes.eigen()), ps_(std::make_unique<nn::parameter_store<T>>()) {
     require(c.max_history >= 1 && c.encoder_layers >= 1 && c.decoder_layers >= 1,
             "sid_generator: max_history and the layer counts must be positive");
+    require(c.dropout >= 0 && c.dropout < 1 && c.embedding_dropout >= 0 && c.embedding_dropout < 1 &&
+                c.attention_dropout >= 0 && c.attention_dropout < 1,
+            "sid_generator: dropout rates must lie in [0, 1), got ", c.dropout, ", ", c.embedding_dropout, " and ",
+            c.attention_dropout);
+    require(c.embedding_scale > 0 && c.embedding_scale < 1e6, "sid_generator: embedding_scale must be positive, got ",
+            c.embedding_scale);
     layout_.check(item_codes, "sid_generator");
     build();
     rng g(seed);
@@ -216,6 +224,7 @@ class sid_generator {
     auto frame = ws.scope();
     auto x = ws.take_matrix<T>(n, d), y = ws.take_matrix<T>(n, d);
     const auto te = tok_.weight.value(), ce = ident_.weight.value(), se = step_.weight.value();
+    const T es = T(cfg_.embedding_scale);
     for (index_t i = 0; i < n; ++i) {
       std::int32_t tok, id;
       if (st.step == 0) {
@@ -228,7 +237,7 @@ class sid_generator {
         tok = layout_.token(prev_codebook[i], prev_code[i]);
         id = prev_codebook[i];
       }
-      for (index_t j = 0; j < d; ++j) x(i, j) = te(tok, j) + ce(id, j) + se(st.step, j);
+      for (index_t j = 0; j < d; ++j) x(i, j) = es * te(tok, j) + ce(id, j) + se(st.step, j);
     }
     const nn::padding_mask mem_mask{enc.lengths, false};
     const nn::prefix_mask prefix{mem_limit, 1};
@@ -261,7 +270,8 @@ class sid_generator {
                                         static_cast<std::int64_t>(cfg_.attention)};
     w.put("config.int", cfg);
     w.put("config.real",
-          std::vector<double>{cfg_.dropout, cfg_.label_smoothing, cfg_.embedding_std, cfg_.embedding_dropout});
+          std::vector<double>{cfg_.dropout, cfg_.label_smoothing, cfg_.embedding_std, cfg_.embedding_dropout,
+                              cfg_.attention_dropout, cfg_.embedding_scale});
     std::vector<std::int64_t> sizes(layout_.sizes().begin(), layout_.sizes().end());
     w.put("layout", sizes);
     w.put_matrix<std::int32_t>("item_codes", codes_);
@@ -274,8 +284,10 @@ class sid_generator {
     io::binary_reader r(path, "sid_generator");
     const auto ci = r.get_vector<std::int64_t>("config.int");
     const auto cr = r.get_vector<double>("config.real");
-    // config.real: 3 values in files written before embedding dropout existed, 4 since.
-    if (ci.size() != 8 || (cr.size() != 3 && cr.size() != 4)) r.fail("config", "unexpected configuration record");
+    // config.real: 3 values in files written before embedding dropout existed, 4 before
+    // attention dropout and the embedding scale, 6 since.
+    if (ci.size() != 8 || (cr.size() != 3 && cr.size() != 4 && cr.size() != 6))
+      r.fail("config", "unexpected configuration record");
     generator_config c;
     c.d_model = ci[0];
     c.heads = ci[1];
@@ -289,6 +301,8 @@ class sid_generator {
     c.label_smoothing = cr[1];
     c.embedding_std = cr[2];
     c.embedding_dropout = cr.size() > 3 ? cr[3] : 0.0;
+    c.attention_dropout = cr.size() > 5 ? cr[4] : 0.0;
+    c.embedding_scale = cr.size() > 5 ? cr[5] : 1.0;
     const auto sizes = r.get_vector<std::int64_t>("layout");
     const auto codes = r.get_matrix<std::int32_t>("item_codes");
     check_loaded_config(r, ci, c, sizes);
@@ -328,7 +342,8 @@ class sid_generator {
       r.fail("config.int", "unknown history-token or attention policy");
     if (c.d_model % c.heads != 0) r.fail("config.int", "d_model is not a multiple of heads");
     if (!(c.dropout >= 0 && c.dropout < 1) || !(c.label_smoothing >= 0 && c.label_smoothing < 1) ||
-        !(c.embedding_std >= 0 && c.embedding_std < 1e6) || !(c.embedding_dropout >= 0 && c.embedding_dropout < 1))
+        !(c.embedding_std >= 0 && c.embedding_std < 1e6) || !(c.embedding_dropout >= 0 && c.embedding_dropout < 1) ||
+        !(c.attention_dropout >= 0 && c.attention_dropout < 1) || !(c.embedding_scale > 0 && c.embedding_scale < 1e6))
       r.fail("config.real", "dropout, label smoothing or embedding scale out of range");
     if (sizes.empty()) r.fail("layout", "no codebooks");
     double vocab = 2;
@@ -353,7 +368,7 @@ class sid_generator {
     ident_ = nn::embedding<T>(ps, "codebook", M + 1, d);
     pos_ = nn::embedding<T>(ps, "item_pos", cfg_.max_history, d);
     step_ = nn::embedding<T>(ps, "step", M, d);
-    const nn::block_config bc{d, cfg_.heads, cfg_.d_ff, cfg_.dropout, true};
+    const nn::block_config bc{d, cfg_.heads, cfg_.d_ff, cfg_.dropout, true, cfg_.attention_dropout};
     for (index_t l = 0; l < cfg_.encoder_layers; ++l) enc_.emplace_back(ps, "enc." + std::to_string(l), bc);
     enc_ln_ = nn::layer_norm<T>(ps, "enc.ln", d);
     for (index_t l = 0; l < cfg_.decoder_layers; ++l) dec_.emplace_back(ps, "dec." + std::to_string(l), bc);
@@ -443,10 +458,11 @@ class sid_generator {
     }
   }
 
-  // x[row] = tok[t] + identity[i] + item_pos[p]; item-level rows (t = −2, i = item) sum the
-  // item's token and identity embeddings; padding rows (t = −1) are zero.
+  // x[row] = scale·tok[t] + identity[i] + item_pos[p]; item-level rows (t = −2, i = item) sum
+  // the item's token and identity embeddings; padding rows (t = −1) are zero.
   void embed_rows(cspan<std::int32_t> tok, cspan<std::int32_t> ident, cspan<std::int32_t> pos, matrix_view<T> x) const {
     const index_t d = cfg_.d_model, M = codebooks();
+    const T es = T(cfg_.embedding_scale);
     const auto te = tok_.weight.value(), ce = ident_.weight.value(), pe = pos_.weight.value();
     parallel_for(0, x.rows(), 256, [&](index_t lo, index_t hi) {
       for (index_t i = lo; i < hi; ++i) {
@@ -461,12 +477,12 @@ class sid_generator {
           for (index_t r = 0; r < M; ++r) {
             const T* t = te.row_ptr(layout_.token(r, codes_(ident[i], r)));
             const T* c = ce.row_ptr(r);
-            for (index_t j = 0; j < d; ++j) row[j] += t[j] + c[j];
+            for (index_t j = 0; j < d; ++j) row[j] += es * t[j] + c[j];
           }
         } else {
           const T* t = te.row_ptr(tok[i]);
           const T* c = ce.row_ptr(ident[i]);
-          for (index_t j = 0; j < d; ++j) row[j] += t[j] + c[j];
+          for (index_t j = 0; j < d; ++j) row[j] += es * t[j] + c[j];
         }
       }
     });
@@ -476,6 +492,7 @@ class sid_generator {
   void embed_backward(cspan<std::int32_t> tok, cspan<std::int32_t> ident, cspan<std::int32_t> pos,
                       cmatrix_view<T> dx) const {
     const index_t d = cfg_.d_model, M = codebooks();
+    const T es = T(cfg_.embedding_scale);
     auto gt = tok_.weight.grad(), gc = ident_.weight.grad(), gp = pos_.weight.grad();
     for (index_t i = 0; i < dx.rows(); ++i) {
       if (tok[i] == -1) continue;
@@ -487,7 +504,7 @@ class sid_generator {
           T* t = gt.row_ptr(layout_.token(r, codes_(ident[i], r)));
           T* c = gc.row_ptr(r);
           for (index_t j = 0; j < d; ++j) {
-            t[j] += g[j];
+            t[j] += es * g[j];
             c[j] += g[j];
           }
         }
@@ -495,7 +512,7 @@ class sid_generator {
         T* t = gt.row_ptr(tok[i]);
         T* c = gc.row_ptr(ident[i]);
         for (index_t j = 0; j < d; ++j) {
-          t[j] += g[j];
+          t[j] += es * g[j];
           c[j] += g[j];
         }
       }
@@ -568,8 +585,9 @@ class sid_generator {
     auto dx = st.dx.view(nd, d);
     {
       const auto te = tok_.weight.value(), ce = ident_.weight.value(), se = step_.weight.value();
+      const T es = T(cfg_.embedding_scale);
       for (index_t i = 0; i < nd; ++i)
-        for (index_t c = 0; c < d; ++c) dx(i, c) = te(dtok[i], c) + ce(did[i], c) + se(dstep[i], c);
+        for (index_t c = 0; c < d; ++c) dx(i, c) = es * te(dtok[i], c) + ce(did[i], c) + se(dstep[i], c);
     }
     const nn::dropout_stream dec_ds{ds.gen, ds.stream * 64 + 61, static_cast<std::uint64_t>(j0 * M)};
     st.dec_drop.forward(emb_p, dx, dec_ds, 0);
@@ -626,9 +644,10 @@ class sid_generator {
     st.dec_drop.backward(emb_p, dec_ds, g);
     {  // decoder input embeddings
       auto gt = tok_.weight.grad(), gc = ident_.weight.grad(), gs = step_.weight.grad();
+      const T es = T(cfg_.embedding_scale);
       for (index_t i = 0; i < nd; ++i)
         for (index_t c = 0; c < d; ++c) {
-          gt(dtok[i], c) += g(i, c);
+          gt(dtok[i], c) += es * g(i, c);
           gc(did[i], c) += g(i, c);
           gs(dstep[i], c) += g(i, c);
         }

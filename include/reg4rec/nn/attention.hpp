@@ -32,6 +32,7 @@
 #include "reg4rec/core/workspace.hpp"
 #include "reg4rec/kernels/gemm.hpp"
 #include "reg4rec/nn/buffer.hpp"
+#include "reg4rec/nn/dropout.hpp"
 #include "reg4rec/nn/kv_cache.hpp"
 #include "reg4rec/nn/linear.hpp"
 
@@ -119,22 +120,40 @@ void attend_probs(const Mask& mask, index_t s, index_t kv_seq, cmatrix_view<T> q
 
 }  // namespace detail
 
+/// Dropout on the attention probabilities of a training forward: out = (P ⊙ M)·V with M = 0
+/// or 1/(1 − p) per entry. The row of query i of query sequence s, head h, draws from
+/// rng::fork(stream + ((first_seq + s)·heads + h)·q_len + i): first_seq is the global index
+/// of the batch's first sequence, so masks do not depend on how a batch is sharded.
+template <class T>
+struct prob_dropout {
+  T p = T(0);
+  const rng* gen = nullptr;
+  std::uint64_t stream = 0, first_seq = 0;
+  T* mask = nullptr;  // M, laid out like P: written by forward, read by backward
+  bool active() const noexcept { return p > T(0) && gen != nullptr && mask != nullptr; }
+};
+
 /// The attention computation shared by the layers: projections happen outside.
 template <class T>
 struct attention_core {
   /// out (q rows × d) from q (q rows × d), k, v (kv rows × d); probs (q_seqs·heads·q_len·kv_len)
-  /// receives P when non-null (training), else per-thread scratch is used.
+  /// receives P when non-null (training), else per-thread scratch is used. `drop` (training
+  /// only) drops out attention probabilities; P itself is saved undropped.
   template <class Mask>
   static void forward(const attention_layout& L, const Mask& mask, index_t heads, cmatrix_view<T> q,
-                      cmatrix_view<T> k, cmatrix_view<T> v, matrix_view<T> out, T* probs) {
+                      cmatrix_view<T> k, cmatrix_view<T> v, matrix_view<T> out, T* probs,
+                      const prob_dropout<T>& drop = {}) {
     const index_t d = q.cols(), dh = d / heads;
     const T scale = T(1) / std::sqrt(T(dh));
     const index_t tasks = L.q_seqs * heads;
     const index_t plen = L.q_len * L.kv_len;
+    const bool dropping = drop.active();
+    require(!dropping || probs, "attention: dropout on the probabilities needs the training forward (saved P)");
+    const T keep = dropping ? T(1) / (T(1) - drop.p) : T(1);
     parallel_for_dynamic(0, tasks, std::max<index_t>(1, tasks / (8 * max_threads())), [&](index_t lo, index_t hi) {
       auto& ws = thread_workspace();
       auto frame = ws.scope();
-      T* scratch = probs ? nullptr : ws.take<T>(plen).data();
+      T* scratch = probs && !dropping ? nullptr : ws.take<T>(plen).data();
       for (index_t t = lo; t < hi; ++t) {
         const index_t s = t / heads, h = t % heads, m = L.kv_of(s);
         T* p = probs ? probs + t * plen : scratch;
@@ -142,17 +161,34 @@ struct attention_core {
         const auto ks = detail::head_block(k, m, L.kv_len, h, dh);
         const auto vs = detail::head_block(v, m, L.kv_len, h, dh);
         detail::attend_probs<T>(mask, s, m, qs, ks, scale, p, L.q_len, L.kv_len);
-        kernels::gemm<T>(trans::no, trans::no, T(1), cmatrix_view<T>(p, L.q_len, L.kv_len), vs, T(0),
+        const T* used = p;
+        if (dropping) {  // scratch = P ⊙ M
+          T* mk = drop.mask + t * plen;
+          const std::uint64_t row0 = ((drop.first_seq + static_cast<std::uint64_t>(s)) * static_cast<std::uint64_t>(heads) +
+                                      static_cast<std::uint64_t>(h)) * static_cast<std::uint64_t>(L.q_len);
+          for (index_t i = 0; i < L.q_len; ++i) {
+            rng r = drop.gen->fork(drop.stream + row0 + static_cast<std::uint64_t>(i));
+            const index_t hi_key = mask(s, m, i, L.kv_len).hi;
+            for (index_t j = 0; j < L.kv_len; ++j) {
+              const T mij = j < hi_key && r.uniform<T>() >= drop.p ? keep : T(0);
+              mk[i * L.kv_len + j] = mij;
+              scratch[i * L.kv_len + j] = p[i * L.kv_len + j] * mij;
+            }
+          }
+          used = scratch;
+        }
+        kernels::gemm<T>(trans::no, trans::no, T(1), cmatrix_view<T>(used, L.q_len, L.kv_len), vs, T(0),
                          detail::head_block(out, s, L.q_len, h, dh));
       }
     });
   }
 
   /// dq written; dk, dv ADDED (several query sequences may share a key sequence: the work is
-  /// split by key sequence so the additions never race).
+  /// split by key sequence so the additions never race). `drop_mask`: the M of a forward with
+  /// dropout on the probabilities (nullptr: none).
   static void backward(const attention_layout& L, index_t heads, cmatrix_view<T> q, cmatrix_view<T> k,
                        cmatrix_view<T> v, const T* probs, cmatrix_view<T> dout, matrix_view<T> dq,
-                       matrix_view<T> dk, matrix_view<T> dv) {
+                       matrix_view<T> dk, matrix_view<T> dv, const T* drop_mask = nullptr) {
     const index_t d = q.cols(), dh = d / heads;
     const T scale = T(1) / std::sqrt(T(dh));
     const index_t plen = L.q_len * L.kv_len;
@@ -169,6 +205,7 @@ struct attention_core {
       auto& ws = thread_workspace();
       auto frame = ws.scope();
       T* dp = ws.take<T>(plen).data();
+      T* pm = drop_mask ? ws.take<T>(plen).data() : nullptr;
       for (index_t t = lo; t < hi; ++t) {
         const index_t m = t / heads, h = t % heads;
         const auto ks = detail::head_block(k, m, L.kv_len, h, dh);
@@ -178,10 +215,19 @@ struct attention_core {
         const matrix_view<T> dpm(dp, L.q_len, L.kv_len);
         for (index_t j = start[m]; j < start[m + 1]; ++j) {
           const index_t s = order[j];
-          const cmatrix_view<T> p(probs + (s * heads + h) * plen, L.q_len, L.kv_len);
+          const T* ps = probs + (s * heads + h) * plen;
           const auto dos = detail::head_block(dout, s, L.q_len, h, dh);
           kernels::gemm<T>(trans::no, trans::yes, T(1), dos, vs, T(0), dpm);  // dP = dO·Vᵀ
-          kernels::gemm<T>(trans::yes, trans::no, T(1), p, dos, T(1), dvs);   // dV += Pᵀ·dO
+          if (drop_mask) {  // the forward used P ⊙ M: dV += (P ⊙ M)ᵀ·dO, dP ← dP ⊙ M
+            const T* mk = drop_mask + (s * heads + h) * plen;
+            for (index_t e = 0; e < plen; ++e) {
+              pm[e] = ps[e] * mk[e];
+              dp[e] *= mk[e];
+            }
+            kernels::gemm<T>(trans::yes, trans::no, T(1), cmatrix_view<T>(pm, L.q_len, L.kv_len), dos, T(1), dvs);
+          } else {
+            kernels::gemm<T>(trans::yes, trans::no, T(1), cmatrix_view<T>(ps, L.q_len, L.kv_len), dos, T(1), dvs);
+          }
           // dS = P ⊙ (dP − rowsum(P ⊙ dP)), in place in dp.
           for (index_t i = 0; i < L.q_len; ++i) {
             const T* pr = probs + (s * heads + h) * plen + i * L.kv_len;
@@ -204,6 +250,8 @@ class self_attention {
  public:
   struct activations {
     buffer<T> qkv, probs, att, dqkv, datt;
+    buffer<T> drop_mask;  // M of the probabilities' dropout
+    bool dropped = false;
   };
 
   self_attention() = default;
@@ -220,17 +268,26 @@ class self_attention {
   index_t heads() const noexcept { return heads_; }
   index_t d_model() const noexcept { return d_; }
 
-  /// y: (seqs·len, d) from x: (seqs·len, d).
+  /// y: (seqs·len, d) from x: (seqs·len, d). A positive `drop_p` (with a generator in `ds`)
+  /// drops out attention probabilities, drawing from stream ((ds.stream·16 + 4) << 32).
   template <class Mask>
-  void forward(cmatrix_view<T> x, index_t len, const Mask& mask, matrix_view<T> y, activations& a) const {
+  void forward(cmatrix_view<T> x, index_t len, const Mask& mask, matrix_view<T> y, activations& a, T drop_p = T(0),
+               const dropout_stream& ds = {}) const {
     const index_t n = x.rows();
     require(len >= 1 && n % len == 0, "self_attention: ", n, " rows are not a whole number of sequences of length ", len);
+    require(drop_p >= T(0) && drop_p < T(1), "self_attention: dropout must lie in [0, 1), got ", drop_p);
     const attention_layout L{n / len, len, n / len, len, {}};
     auto qkv_v = a.qkv.view(n, 3 * d_);
     qkv.forward(x, qkv_v);
     auto att = a.att.view(n, d_);
-    T* probs = a.probs.flat(L.q_seqs * heads_ * len * len).data();
-    attention_core<T>::forward(L, mask, heads_, q_of(qkv_v), k_of(qkv_v), v_of(qkv_v), att, probs);
+    const index_t plen_all = L.q_seqs * heads_ * len * len;
+    T* probs = a.probs.flat(plen_all).data();
+    a.dropped = drop_p > T(0) && ds.gen != nullptr;
+    prob_dropout<T> drop;
+    if (a.dropped)
+      drop = {drop_p, ds.gen, (ds.stream * 16 + 4) << 32, ds.row_offset / static_cast<std::uint64_t>(len),
+              a.drop_mask.flat(plen_all).data()};
+    attention_core<T>::forward(L, mask, heads_, q_of(qkv_v), k_of(qkv_v), v_of(qkv_v), att, probs, drop);
     proj.forward(att, y);
   }
 
@@ -246,7 +303,7 @@ class self_attention {
     const cmatrix_view<T> qkv_v = a.qkv();
     attention_core<T>::backward(L, heads_, q_of(qkv_v), k_of(qkv_v), v_of(qkv_v), a.probs.as_span().data(),
                                 datt, dqkv.middle_cols(0, d_), dqkv.middle_cols(d_, d_),
-                                dqkv.middle_cols(2 * d_, d_));
+                                dqkv.middle_cols(2 * d_, d_), a.dropped ? a.drop_mask.as_span().data() : nullptr);
     qkv.backward(x, dqkv, dx, accumulate_dx);
   }
 

@@ -10,6 +10,15 @@
 
 namespace reg4rec::nn {
 
+/// Randomness of one training forward: the generator, a stream id (step- and layer-unique),
+/// and the global index of the first row, so that a row's mask does not depend on how the
+/// batch was split into shards.
+struct dropout_stream {
+  const rng* gen = nullptr;
+  std::uint64_t stream = 0;
+  std::uint64_t row_offset = 0;
+};
+
 template <class T>
 struct dropout {
   T p = T(0);

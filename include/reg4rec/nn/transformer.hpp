@@ -7,7 +7,8 @@
 // The encoder's attention mask is a policy given at the call (causal for all-prefix
 // training, bidirectional or padding for one prefix per sample); the decoder's cross mask
 // likewise (prefix_mask limits each decoder to its prefix of the memory). Dropout is applied
-// to the two (three) residual branches, drawing from rng::fork(stream + row).
+// to the two (three) residual branches, drawing from rng::fork(stream + row), and optionally
+// to the self-attention probabilities (block_config::attention_dropout).
 #pragma once
 
 #include <string>
@@ -27,15 +28,7 @@ struct block_config {
   index_t d_ff = 512;
   double dropout = 0.0;
   bool bias = true;
-};
-
-/// Randomness of one training forward: the generator, a stream id (step- and layer-unique),
-/// and the global index of the first row, so that a row's mask does not depend on how the
-/// batch was split into shards.
-struct dropout_stream {
-  const rng* gen = nullptr;
-  std::uint64_t stream = 0;
-  std::uint64_t row_offset = 0;
+  double attention_dropout = 0.0;  // on the self-attention probabilities
 };
 
 namespace detail {
@@ -105,7 +98,7 @@ class encoder_block {
     auto l1 = a.ln1.view(n, d);
     ln1.forward(x, l1, a.mean1.flat(n), a.rstd1.flat(n));
     auto ao = a.attn_out.view(n, d);
-    attn.forward(l1, len, mask, ao, a.attn);
+    attn.forward(l1, len, mask, ao, a.attn, T(cfg_.attention_dropout), ds);
     a.drop1.forward(p, ao, ds, 1);
     auto h = a.h.view(n, d);
     detail::add_rows<T>(x, ao, h);
@@ -210,7 +203,7 @@ class decoder_block {
     auto l1 = a.ln1.view(n, d);
     ln1.forward(x, l1, a.mean1.flat(n), a.rstd1.flat(n));
     auto so = a.sa_out.view(n, d);
-    self.forward(l1, len, causal_mask{}, so, a.self);
+    self.forward(l1, len, causal_mask{}, so, a.self, T(cfg_.attention_dropout), ds);
     a.drop1.forward(p, so, ds, 1);
     auto h1 = a.h1.view(n, d);
     detail::add_rows<T>(x, so, h1);
