@@ -12,5 +12,8 @@
 #include "reg4rec/io.hpp"
 #include "reg4rec/quant.hpp"
 #include "reg4rec/io/checkpoint.hpp"
+#include "reg4rec/model.hpp"
+#include "reg4rec/decode.hpp"
+#include "reg4rec/align.hpp"
 #include "reg4rec/data.hpp"
 #include "reg4rec/eval.hpp"
