@@ -14,15 +14,27 @@ using test::random_matrix;
 namespace {
 double weighted(const matrix<double>& y, const matrix<double>& w) { return (y.array() * w.array()).sum(); }
 
+// A self-attention layer (d 8, 2 heads) with inputs for 3 sequences of length 5, weights w
+// of a linear loss, and output buffers.
+struct attention_case {
+  nn::parameter_store<double> ps;
+  nn::self_attention<double> att{ps, "att", 8, 2};
+  nn::self_attention<double>::activations a;
+  matrix<double> x = random_matrix<double>(15, 8, 2), w = random_matrix<double>(15, 8, 3), y{15, 8}, dx{15, 8};
+  attention_case() {
+    rng g(1);
+    att.init(g);
+  }
+};
+
 // Runs the gradient check of a self-attention layer under `mask` on 3 sequences of length 5.
 template <class Mask>
 void check_self_attention(const Mask& mask, const char* label) {
-  nn::parameter_store<double> ps;
-  nn::self_attention<double> att(ps, "att", 8, 2);
-  rng g(1);
-  att.init(g);
-  nn::self_attention<double>::activations a;
-  matrix<double> x = random_matrix<double>(15, 8, 2), w = random_matrix<double>(15, 8, 3), y(15, 8), dx(15, 8);
+  attention_case t;
+  auto& ps = t.ps;
+  auto& att = t.att;
+  auto& a = t.a;
+  auto &x = t.x, &w = t.w, &y = t.y, &dx = t.dx;
   auto loss = [&] {
     att.forward(x, 5, mask, y, a);
     return weighted(y, w);
@@ -57,12 +69,11 @@ TEST_CASE("self-attention: gradients under every mask policy", "[nn][attention][
 }
 
 TEST_CASE("self-attention: dropout on the probabilities", "[nn][attention][gradcheck]") {
-  nn::parameter_store<double> ps;
-  nn::self_attention<double> att(ps, "att", 8, 2);
-  rng g(1);
-  att.init(g);
-  nn::self_attention<double>::activations a;
-  matrix<double> x = random_matrix<double>(15, 8, 2), w = random_matrix<double>(15, 8, 3), y(15, 8), dx(15, 8);
+  attention_case t;
+  auto& ps = t.ps;
+  auto& att = t.att;
+  auto& a = t.a;
+  auto &x = t.x, &w = t.w, &y = t.y, &dx = t.dx;
   const rng drop(5);
   const nn::dropout_stream ds{&drop, 11, 0};
   const double p = 0.4;

@@ -42,12 +42,7 @@ class causal_lm {
   explicit causal_lm(const causal_lm_config& c, std::uint64_t seed = 1)
       : cfg_(c), ps_(std::make_unique<nn::parameter_store<T>>()) {
     require(c.vocab >= 1 && c.max_len >= 1 && c.layers >= 1, "causal_lm: vocab, max_len and layers must be positive");
-    require(c.dropout >= 0 && c.dropout < 1 && c.embedding_dropout >= 0 && c.embedding_dropout < 1 &&
-                c.attention_dropout >= 0 && c.attention_dropout < 1,
-            "causal_lm: dropout rates must lie in [0, 1), got ", c.dropout, ", ", c.embedding_dropout, " and ",
-            c.attention_dropout);
-    require(c.embedding_scale > 0 && c.embedding_scale < 1e6, "causal_lm: embedding_scale must be positive, got ",
-            c.embedding_scale);
+    nn::check_regularisation("causal_lm", c.dropout, c.embedding_dropout, c.attention_dropout, c.embedding_scale);
     auto& ps = *ps_;
     tok_ = nn::embedding<T>(ps, "tok", c.vocab, c.d_model);
     pos_ = nn::embedding<T>(ps, "pos", c.max_len, c.d_model);

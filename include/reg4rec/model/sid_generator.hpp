@@ -119,12 +119,7 @@ class sid_generator {
       : cfg_(c), layout_(std::move(layout)), codes_(item_codes.eigen()), ps_(std::make_unique<nn::parameter_store<T>>()) {
     require(c.max_history >= 1 && c.encoder_layers >= 1 && c.decoder_layers >= 1,
             "sid_generator: max_history and the layer counts must be positive");
-    require(c.dropout >= 0 && c.dropout < 1 && c.embedding_dropout >= 0 && c.embedding_dropout < 1 &&
-                c.attention_dropout >= 0 && c.attention_dropout < 1,
-            "sid_generator: dropout rates must lie in [0, 1), got ", c.dropout, ", ", c.embedding_dropout, " and ",
-            c.attention_dropout);
-    require(c.embedding_scale > 0 && c.embedding_scale < 1e6, "sid_generator: embedding_scale must be positive, got ",
-            c.embedding_scale);
+    nn::check_regularisation("sid_generator", c.dropout, c.embedding_dropout, c.attention_dropout, c.embedding_scale);
     layout_.check(item_codes, "sid_generator");
     build();
     rng g(seed);

@@ -31,6 +31,18 @@ struct block_config {
   double attention_dropout = 0.0;  // on the self-attention probabilities
 };
 
+/// Checks the regularisation options a model hands to its embeddings and blocks: dropout
+/// rates in [0, 1), a positive embedding scale; `who` names the model in the error.
+inline void check_regularisation(const char* who, double dropout, double embedding_dropout, double attention_dropout,
+                                 double embedding_scale) {
+  auto rate = [](double p) { return p >= 0 && p < 1; };
+  require(rate(dropout) && rate(embedding_dropout) && rate(attention_dropout), who,
+          ": dropout rates must lie in [0, 1), got ", dropout, " (residual), ", embedding_dropout, " (embeddings) and ",
+          attention_dropout, " (attention)");
+  require(embedding_scale > 0 && embedding_scale < 1e6, who, ": embedding_scale must be positive, got ",
+          embedding_scale);
+}
+
 namespace detail {
 // out = a + b (row views of equal shape).
 template <class T>
