@@ -19,7 +19,9 @@ TEST_CASE("a short SASRec run beats popularity on Beauty by a wide margin", "[mo
   o.dropout = 0.2;
   o.epochs = 3;
   o.batch_size = 256;
-  o.lr = 2e-3;
+  // The default regularisation (attention dropout, √d inputs) and a learning rate that decays
+  // to 0 within the 3 epochs need a higher peak: at 2e-3 this run reaches only R@10 0.020.
+  o.lr = 8e-3;
   o.eval_every = 1;
   o.eval_users = 3000;
   o.log = nullptr;
