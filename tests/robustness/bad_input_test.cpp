@@ -361,6 +361,18 @@ std::vector<bad_case> catalogue() {
                  test::write_text(e.file("gen"), refooter(bytes));
                  model::sid_generator<float>::load(e.file("gen"));
                }});
+  c.push_back({"model-config-dropout", "saved generator: attention dropout 1.5 in its configuration", kind::checkpoint,
+               {"config.real", "dropout rates must lie in [0, 1)", "1.5 (attention)"}, [](const row_env& e) {
+                 tiny_generator().save(e.file("gen"));
+                 auto bytes = test::read_text(e.file("gen"));
+                 const std::string name = "config.real";
+                 // Values: dropout, label smoothing, embedding std, embedding dropout, attention dropout, scale.
+                 const std::size_t at = bytes.find(name) + name.size() + 2 + 8 + 8 + 4 * 8;
+                 const double bad = 1.5;
+                 std::memcpy(&bytes[at], &bad, 8);
+                 test::write_text(e.file("gen"), refooter(bytes));
+                 model::sid_generator<float>::load(e.file("gen"));
+               }});
   // API calls on SIDs, decoding and training.
   c.push_back({"sid-unknown-item", "SID lookup: an item with no SID", kind::not_found,
                {"unknown item id 6", "holds 6 items"}, [](const row_env&) {

@@ -336,10 +336,13 @@ class sid_generator {
     if (ci[6] < 0 || ci[6] > 1 || ci[7] < 0 || ci[7] > 1)
       r.fail("config.int", "unknown history-token or attention policy");
     if (c.d_model % c.heads != 0) r.fail("config.int", "d_model is not a multiple of heads");
-    if (!(c.dropout >= 0 && c.dropout < 1) || !(c.label_smoothing >= 0 && c.label_smoothing < 1) ||
-        !(c.embedding_std >= 0 && c.embedding_std < 1e6) || !(c.embedding_dropout >= 0 && c.embedding_dropout < 1) ||
-        !(c.attention_dropout >= 0 && c.attention_dropout < 1) || !(c.embedding_scale > 0 && c.embedding_scale < 1e6))
-      r.fail("config.real", "dropout, label smoothing or embedding scale out of range");
+    if (!(c.label_smoothing >= 0 && c.label_smoothing < 1) || !(c.embedding_std >= 0 && c.embedding_std < 1e6))
+      r.fail("config.real", "label smoothing or embedding std out of range");
+    try {  // the constructor's own check, reported against the file's record
+      nn::check_regularisation("sid_generator", c.dropout, c.embedding_dropout, c.attention_dropout, c.embedding_scale);
+    } catch (const error& e) {
+      r.fail("config.real", e.what());
+    }
     if (sizes.empty()) r.fail("layout", "no codebooks");
     double vocab = 2;
     for (std::int64_t k : sizes) {
