@@ -51,7 +51,9 @@ inline double checked_override(const args& a, const std::string& k) {
                                                   "layers", "beam", "experts", "pars-epochs", "pars-paths",
                                                   "pars-users", "msra-steps"};
   static const std::set<std::string> non_negative{"eval-every", "patience", "eval-users", "weight-decay", "pars-kl",
-                                                  "pars-sft", "random-order", "item-level", "pars-max-users", "skip-nonfinite", "mpq-candidates"};
+                                                  "pars-sft", "random-order", "item-level", "pars-max-users", "skip-nonfinite", "mpq-candidates",
+                                                  "mpq-decorrelation", "reward-step-hit", "reward-global-path",
+                                                  "reward-category-hit", "reward-consistency"};
   static const std::set<std::string> positive{"lr", "pars-lr", "embedding-scale"};
   static const std::set<std::string> fraction{"dropout", "embedding-dropout", "attention-dropout", "label-smoothing"};
   static const std::set<std::string> integral{"epochs", "vae-epochs", "batch-size", "d-model", "heads", "d-ff",
@@ -357,9 +359,11 @@ inline int cmd_align(const std::vector<std::string>& argv, const char* argv0) {
     parts.save_tokenizer = [&](const std::string& p) { io::write_file_atomic(p, io::read_file(tokenizer_file)); };
   save_generative(out, ds, parts);
 
-  std::printf("PARS%s on %s in %.1f s (%ld epochs); saved to %s\n", msra > 1 ? " + MSRA" : "", ds.name.c_str(), secs,
-              long(ph.epochs.size()), out.c_str());
+  std::printf("PARS%s on %s in %.1f s (%ld epochs, best %ld%s); saved to %s\n", msra > 1 ? " + MSRA" : "", ds.name.c_str(),
+              secs, long(ph.epochs.size()), long(ph.best_epoch), ph.best_epoch == 0 ? ": the supervised model kept" : "",
+              out.c_str());
   std::printf("| epoch | mean reward | KL | validation R@10 |\n|---|---|---|---|\n");
+  if (ph.initial_metric >= 0) std::printf("| 0 (before) | - | - | %.4f |\n", ph.initial_metric);
   for (const auto& e : ph.epochs)
     std::printf("| %ld | %.4f | %.5f | %s |\n", long(e.epoch), e.reward, e.kl, e.metric >= 0 ? detail::fmt("%.4f", e.metric).c_str() : "-");
   if (a.has("test")) {

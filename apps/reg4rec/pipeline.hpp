@@ -36,7 +36,8 @@ inline const std::set<std::string>& numeric_options() {
                                        "pars-kl", "pars-sft", "pars-paths", "pars-users", "msra-steps", "msra-gamma",
                                        "corp-theta", "corp-kmin", "item-level", "pars-max-users", "mpq-candidates",
                                        "skip-nonfinite", "embedding-dropout", "attention-dropout",
-                                       "embedding-scale"};
+                                       "embedding-scale", "mpq-decorrelation", "reward-step-hit",
+                                       "reward-global-path", "reward-category-hit", "reward-consistency"};
   return o;
 }
 
@@ -140,6 +141,10 @@ template <class ParsHistory>
 void add_pars_curves(model_run& r, const std::string& series, const ParsHistory& h, double first_epoch) {
   curve reward{"pars_reward", series, {}, {}}, rec{"validation_recall", series, {}, {}},
       ndcg{"validation_ndcg", series, {}, {}};
+  if (h.initial_metric >= 0) {  // the supervised model, scored on the same users before alignment
+    rec.x.push_back(first_epoch);
+    rec.y.push_back(h.initial_metric);
+  }
   for (const auto& e : h.epochs) {
     const double x = first_epoch + double(e.epoch);
     reward.x.push_back(x);

@@ -36,6 +36,7 @@ inline std::unique_ptr<reg4rec_assets> build_reg4rec_assets(const dataset& ds, c
   quant::mpq_config qc;
   qc.experts = a->experts = rs.get_int("experts", 4);
   qc.epochs = rs.get_int("vae-epochs", rs.quick() ? 30 : 300);
+  qc.decorrelation = rs.get("mpq-decorrelation", 0.0);
   a->tokenizer = std::make_shared<quant::reg4rec_mpq>(qc);
   auto& mq = *a->tokenizer;
   quant::fit_options fo;
@@ -133,6 +134,19 @@ inline align::pars_options pars_preset(const run_settings& rs, index_t msra_step
   return o;
 }
 
+/// PARS's reward: SPEC §4.5's four components, weights 1, 1, 0.5, 0.5 unless overridden
+/// (--reward-step-hit, --reward-global-path, --reward-category-hit, --reward-consistency; a
+/// zero weight drops the component).
+inline align::composite_reward pars_reward(const run_settings& rs) {
+  align::composite_reward c;
+  if (const double w = rs.get("reward-step-hit", 1.0); w > 0) c.add(align::step_hit{}, w);
+  if (const double w = rs.get("reward-global-path", 1.0); w > 0) c.add(align::global_path{}, w);
+  if (const double w = rs.get("reward-category-hit", 0.5); w > 0) c.add(align::category_hit{}, w);
+  if (const double w = rs.get("reward-consistency", 0.5); w > 0) c.add(align::step_consistency{}, w);
+  if (c.size() == 0) throw usage_error("PARS needs a reward: every --reward-* weight is 0");
+  return c;
+}
+
 /// PARS (N = 1) or PARS + MSRA (N > 1) on a copy of the supervised model.
 inline std::unique_ptr<model::sid_generator<float>> run_pars(const model::sid_generator<float>& sft, const reg4rec_assets& a,
                                                              const data::leave_one_out_split& split, const run_settings& rs,
@@ -143,13 +157,13 @@ inline std::unique_ptr<model::sid_generator<float>> run_pars(const model::sid_ge
   const posting_search search(*policy, pc, reg4rec_beam(rs));
   eval::evaluator_options vo;
   vo.ks = {10};
-  vo.max_users = rs.get_int("eval-users", rs.quick() ? 2000 : 6000);
+  vo.max_users = generative_validation_users(rs);
   vo.model_name = "validation";
   std::function<model::validation_score(const model::sid_generator<float>&)> validate = [&](const model::sid_generator<float>&) {
     const auto r = eval::evaluate(search, split, data::stage::validation, vo);
     return model::validation_score{r.recall[0], r.ndcg[0]};
   };
-  align::pars_trainer<float, decode::posting_constraint> trainer(*policy, pc, align::composite_reward::reg4rec_default(),
+  align::pars_trainer<float, decode::posting_constraint> trainer(*policy, pc, pars_reward(rs),
                                                                   a.ctx, pars_preset(rs, msra_steps));
   hist = trainer.train(split, validate);
   return policy;
@@ -179,7 +193,7 @@ inline run_settings with_corp_theta(const model::sid_generator<float>& m, const 
   const decode::posting_constraint pc(a.posting, a.popularity);
   eval::evaluator_options vo;
   vo.ks = {10};
-  vo.max_users = rs.get_int("eval-users", rs.quick() ? 2000 : 6000);
+  vo.max_users = generative_validation_users(rs);
   vo.log = nullptr;
   double best = -1, best_theta = 0.5;
   for (double theta : {0.5, 0.3, 0.0}) {
@@ -201,7 +215,7 @@ inline run_settings with_corp_theta(const model::sid_generator<float>& m, const 
 inline void write_pars(io::json_writer& j, const align::pars_options& o, const align::pars_history& h) {
   j.begin_object().field("paths", o.paths).field("epochs_max", o.epochs).field("lr", o.lr).field("beta_kl", o.beta_kl);
   j.field("lambda_sft", o.lambda_sft).field("clip", o.clip).field("msra_steps", o.msra_steps).field("msra_gamma", o.msra_gamma);
-  j.field("best_epoch", h.best_epoch).field("seconds", h.seconds);
+  j.field("validation_recall@10_before", h.initial_metric).field("best_epoch", h.best_epoch).field("seconds", h.seconds);
   j.key("epochs").begin_array();
   for (const auto& e : h.epochs) {
     j.begin_object().field("epoch", e.epoch).field("reward", e.reward).field("kl", e.kl);

@@ -5,6 +5,7 @@
 #include <set>
 
 #include <reg4rec/align/pars.hpp>
+#include <reg4rec/data/split.hpp>
 #include <reg4rec/decode/beam_search.hpp>
 #include <reg4rec/decode/corp.hpp>
 
@@ -102,6 +103,51 @@ TEST_CASE("with all advantages zero the update is only KL + CE", "[align][pars]"
   m.params().zero_grad();
   m.train_step(b, {}, 0.0);  // mean CE over the target's tokens (λ_sft = 1)
   CHECK(test::max_rel_diff(m.params().grads().data(), g_pars.data(), static_cast<index_t>(g_pars.size())) < 1e-10);
+}
+
+TEST_CASE("PARS scores the starting model first and keeps it when alignment does not beat it", "[align][pars]") {
+  tiny_world w;
+  std::vector<std::string> users, items;
+  for (int i = 0; i < 12; ++i) items.push_back(std::to_string(i));
+  std::vector<index_t> offsets{0};
+  std::vector<std::int32_t> seq;
+  rng g(8);
+  for (int u = 0; u < 20; ++u) {
+    users.push_back(std::to_string(u));
+    for (int k = 0; k < 6; ++k) seq.push_back(static_cast<std::int32_t>(g.below(12)));
+    offsets.push_back(static_cast<index_t>(seq.size()));
+  }
+  const data::sequence_dataset ds(data::id_map(users), data::id_map(items), offsets, seq);
+  const data::leave_one_out_split split(ds, {4});
+  // Scripted validation scores: call 0 scores the starting model (epoch 0), call k epoch k.
+  for (const std::vector<double> script : {std::vector<double>{0.9, 0.5, 0.4, 0.3}, std::vector<double>{0.1, 0.5, 0.3, 0.2}}) {
+    model::sid_generator<double> m(tiny_config(), model::sid_layout::from_codes(w.codes), w.codes, 5);
+    const std::vector<double> start(m.params().values().begin(), m.params().values().end());
+    const test::item_set_constraint cons{&m.item_codes()};
+    align::pars_options o;
+    o.paths = 3;
+    o.epochs = 3;
+    o.users_per_step = 8;
+    o.lr = 1e-2;
+    o.patience = 2;
+    o.log = nullptr;
+    align::pars_trainer<double, test::item_set_constraint> p(m, cons, align::composite_reward::reg4rec_default(), w.ctx, o);
+    std::size_t calls = 0;
+    const auto h = p.train(split, [&](const model::sid_generator<double>&) {
+      return model::validation_score{script.at(calls++), 0.0};
+    });
+    CHECK(h.initial_metric == script[0]);
+    const double moved = test::max_rel_diff(m.params().values().data(), start.data(), static_cast<index_t>(start.size()));
+    if (script[0] > script[1]) {
+      CHECK(h.best_epoch == 0);
+      CHECK(h.epochs.size() == 2);  // two epochs without improvement (patience 2)
+      CHECK(moved == 0.0);          // the starting weights, exactly
+    } else {
+      CHECK(h.best_epoch == 1);
+      CHECK(h.best_metric == 0.5);
+      CHECK(moved > 0.0);
+    }
+  }
 }
 
 TEST_CASE("CORP never returns an inconsistent path and keeps the beam full", "[decode][corp]") {

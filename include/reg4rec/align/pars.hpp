@@ -101,6 +101,10 @@ struct pars_epoch {
 struct pars_history {
   std::vector<pars_epoch> epochs;
   std::vector<std::string> component_names;
+  // With a validation function the starting (supervised) model is scored first, as epoch 0,
+  // and competes with the aligned epochs: best_epoch 0 means alignment never beat it on
+  // validation and train() handed its weights back unchanged.
+  double initial_metric = -1;
   index_t best_epoch = -1;
   double best_metric = -1, seconds = 0;
   index_t skipped_steps = 0;  // steps dropped for a non-finite KL or gradient (pars_options::nonfinite)
@@ -265,6 +269,11 @@ class pars_trainer {
     hist.component_names = reward_.names();
     const rng base(opt_.seed);
     long long step = 0;
+    if (validate && opt_.eval_every > 0) {
+      hist.initial_metric = validate(*policy_).metric;
+      stopper.update(0, hist.initial_metric, policy_->params());
+      if (opt_.log) *opt_.log << "pars: validation before alignment " << hist.initial_metric << "\n";
+    }
     for (index_t epoch = 0; epoch < opt_.epochs; ++epoch) {
       const auto t0 = std::chrono::steady_clock::now();
       rng eg = base.fork(static_cast<std::uint64_t>(epoch));
