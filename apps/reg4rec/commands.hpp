@@ -53,13 +53,14 @@ inline double checked_override(const args& a, const std::string& k) {
   static const std::set<std::string> non_negative{"eval-every", "patience", "eval-users", "weight-decay", "pars-kl",
                                                   "pars-sft", "random-order", "item-level", "pars-max-users", "skip-nonfinite", "mpq-candidates",
                                                   "mpq-decorrelation", "reward-step-hit", "reward-global-path",
-                                                  "reward-category-hit", "reward-consistency"};
+                                                  "reward-category-hit", "reward-consistency", "category-depth"};
   static const std::set<std::string> positive{"lr", "pars-lr", "embedding-scale"};
   static const std::set<std::string> fraction{"dropout", "embedding-dropout", "attention-dropout", "label-smoothing"};
   static const std::set<std::string> integral{"epochs", "vae-epochs", "batch-size", "d-model", "heads", "d-ff",
                                               "layers", "beam", "experts", "pars-epochs", "pars-paths", "pars-users",
                                               "msra-steps", "eval-every", "patience", "eval-users", "corp-kmin",
-                                              "random-order", "item-level", "pars-max-users", "skip-nonfinite", "mpq-candidates"};
+                                              "random-order", "item-level", "pars-max-users", "skip-nonfinite", "mpq-candidates",
+                                              "category-depth"};
   const double v = a.get_double(k, 0);
   auto bad = [&](const char* what) { throw usage_error("--" + k + " " + what + ", got '" + a.get(k, "") + "'"); };
   if (integral.count(k) && (v != std::floor(v) || std::abs(v) > 1e15)) bad("expects a whole number");
@@ -319,8 +320,13 @@ inline int cmd_align(const std::vector<std::string>& argv, const char* argv0) {
   as.codebook = sft.posting.codebook_size();
   as.posting = std::move(sft.posting);
   as.item_category = !sft.item_category.empty() ? sft.item_category : std::vector<std::int32_t>(static_cast<std::size_t>(sft.items), -1);
-  as.categories = sft.has_categories ? sft.categories
-                                     : quant::token_category_table::build(as.codes, as.codebook, as.item_category);
+  const bool recut = a.has("category-depth") && ds.items;  // categories at another depth than the saved ones
+  if (recut) {
+    const index_t depth = a.get_int("category-depth", 0);
+    as.item_category = depth > 0 ? ds.items->category_at_depth(depth) : ds.items->leaf_category();
+  }
+  as.categories = sft.has_categories && !recut ? sft.categories
+                                               : quant::token_category_table::build(as.codes, as.codebook, as.item_category);
   as.ctx.item_codes = as.codes;
   as.ctx.categories = &as.categories;
   as.ctx.item_category = as.item_category;

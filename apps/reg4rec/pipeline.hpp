@@ -37,7 +37,8 @@ inline const std::set<std::string>& numeric_options() {
                                        "corp-theta", "corp-kmin", "item-level", "pars-max-users", "mpq-candidates",
                                        "skip-nonfinite", "embedding-dropout", "attention-dropout",
                                        "embedding-scale", "mpq-decorrelation", "reward-step-hit",
-                                       "reward-global-path", "reward-category-hit", "reward-consistency"};
+                                       "reward-global-path", "reward-category-hit", "reward-consistency",
+                                       "category-depth"};
   return o;
 }
 

@@ -40,6 +40,13 @@ TEST_CASE("item metadata: columns by name, brand and leaf category", "[data][met
   // Leaf ids in order of first appearance over items 0..3: Nails, Face, Lips.
   CHECK(m.leaf_category() == std::vector<std::int32_t>{0, 1, 2, 1});
   CHECK(m.category_names() == std::vector<std::string>{"Nails", "Face", "Lips"});
+  // Cut to the top level: Makeup, Skin Care; depth 2 is the whole of these short paths.
+  std::vector<std::string> names;
+  CHECK(m.category_at_depth(1, &names) == std::vector<std::int32_t>{0, 1, 0, 1});
+  CHECK(names == std::vector<std::string>{"Makeup", "Skin Care"});
+  CHECK(m.category_at_depth(5, &names) == std::vector<std::int32_t>{0, 1, 2, 1});
+  CHECK(names == std::vector<std::string>{"Makeup | Nails", "Skin Care | Face", "Makeup | Lips"});
+  CHECK_THROWS_AS(m.category_at_depth(0), argument_error);
 }
 
 TEST_CASE("item metadata: id-only attributes (Toys layout), columns in any order", "[data][metadata]") {
@@ -122,7 +129,12 @@ TEST_CASE("item metadata: bundled Beauty", "[data][metadata][beauty]") {
   index_t no_leaf = 0;
   for (auto c : m.leaf_category()) no_leaf += c < 0;
   CHECK(no_leaf == 0);
-  CHECK(m.n_categories() > 100);
+  CHECK(m.n_categories() == 195);  // leaf names; 227 distinct full paths
+  std::vector<std::string> names;
+  m.category_at_depth(1, &names);
+  CHECK(names.size() == 6);
+  m.category_at_depth(2, &names);
+  CHECK(names.size() == 46);
 }
 
 TEST_CASE("item metadata: Toys from ../shared (skipped when absent)", "[data][metadata][toys]") {

@@ -80,6 +80,28 @@ class item_metadata {
 
   /// Dense leaf-category id of every item, -1 for none. (n_items)
   const std::vector<std::int32_t>& leaf_category() const noexcept { return leaf_; }
+  /// Dense ids of every item's category cut to its first `depth` levels (top-level first; an
+  /// item whose path is shorter keeps its whole path; -1 for none), in order of first
+  /// appearance over the items; names, when given, receives the paths joined by " | ". Coarser
+  /// categories for the category rewards and CORP: Beauty has 6 categories at depth 1, 46 at
+  /// depth 2 and 195 leaf names. depth ≥ 1.
+  std::vector<std::int32_t> category_at_depth(index_t depth, std::vector<std::string>* names = nullptr) const {
+    require(depth >= 1, "item_metadata::category_at_depth: depth must be at least 1, got ", depth);
+    std::vector<std::int32_t> ids(records_.size(), -1);
+    std::unordered_map<std::string, std::int32_t> seen;
+    if (names) names->clear();
+    for (std::size_t i = 0; i < records_.size(); ++i) {
+      const auto& c = records_[i].categories;
+      if (c.empty()) continue;
+      std::string key;
+      for (std::size_t k = 0; k < std::min<std::size_t>(c.size(), static_cast<std::size_t>(depth)); ++k)
+        key += (k ? " | " : "") + c[k];
+      const auto [it, fresh] = seen.emplace(key, static_cast<std::int32_t>(seen.size()));
+      if (fresh && names) names->push_back(key);
+      ids[i] = it->second;
+    }
+    return ids;
+  }
   /// Names (labels) of the leaf categories, by dense id.
   const std::vector<std::string>& category_names() const noexcept { return category_names_; }
   index_t n_categories() const noexcept { return static_cast<index_t>(category_names_.size()); }
