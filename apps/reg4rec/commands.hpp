@@ -81,6 +81,7 @@ inline run_settings settings_from(const args& a) {
   apply_threads(a);
   for (const auto& k : numeric_options())
     if (a.has(k)) rs.overrides[k] = checked_override(a, k);
+  pars_reward(rs);  // every --reward-* weight 0 fails now, not after the supervised training
   return rs;
 }
 

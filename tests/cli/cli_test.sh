@@ -141,6 +141,9 @@ errors)
   bad missing_value 2 "needs a value" "$BIN" train --out
   bad stray_argument 2 "unexpected argument" "$BIN" evaluate stray
   bad bad_threads 2 "at least 1" "$BIN" pipeline --threads 0
+  bad negative_reward 2 "must not be negative" "$BIN" train --model reg4rec --reward-consistency -1
+  bad no_reward 2 "every --reward-\* weight is 0" "$BIN" train --model reg4rec --reward-step-hit 0 --reward-global-path 0 --reward-category-hit 0 --reward-consistency 0
+  bad bad_category_depth 2 "whole number" "$BIN" train --model reg4rec --category-depth 1.5
   bad user_and_history 2 "exactly one" "$BIN" recommend --model-dir "$T/bad_model" --user 1 --history 2
   bad features_conflict 2 "builds features" "$BIN" features --features "$T/bad.npy" --out "$T/x.npy"
   no_partial_files
