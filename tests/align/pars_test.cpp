@@ -120,7 +120,7 @@ TEST_CASE("PARS scores the starting model first and keeps it when alignment does
   const data::sequence_dataset ds(data::id_map(users), data::id_map(items), offsets, seq);
   const data::leave_one_out_split split(ds, {4});
   // Scripted validation scores: call 0 scores the starting model (epoch 0), call k epoch k.
-  for (const std::vector<double> script : {std::vector<double>{0.9, 0.5, 0.4, 0.3}, std::vector<double>{0.1, 0.5, 0.3, 0.2}}) {
+  for (const auto& script : {std::vector<double>{0.9, 0.5, 0.4, 0.3}, std::vector<double>{0.1, 0.5, 0.3, 0.2}}) {
     model::sid_generator<double> m(tiny_config(), model::sid_layout::from_codes(w.codes), w.codes, 5);
     const std::vector<double> start(m.params().values().begin(), m.params().values().end());
     const test::item_set_constraint cons{&m.item_codes()};

@@ -272,6 +272,10 @@ class pars_trainer {
     if (validate && opt_.eval_every > 0) {
       hist.initial_metric = validate(*policy_).metric;
       stopper.update(0, hist.initial_metric, policy_->params());
+      if (!opt_.checkpoint.empty()) {  // the best policy so far is the starting one
+        policy_->save(opt_.checkpoint + ".best");
+        guard.set_checkpoint(opt_.checkpoint + ".best", 0);
+      }
       if (opt_.log) *opt_.log << "pars: validation before alignment " << hist.initial_metric << "\n";
     }
     for (index_t epoch = 0; epoch < opt_.epochs; ++epoch) {
