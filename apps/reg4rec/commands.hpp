@@ -321,11 +321,8 @@ inline int cmd_align(const std::vector<std::string>& argv, const char* argv0) {
   as.codebook = sft.posting.codebook_size();
   as.posting = std::move(sft.posting);
   as.item_category = !sft.item_category.empty() ? sft.item_category : std::vector<std::int32_t>(static_cast<std::size_t>(sft.items), -1);
-  const bool recut = a.has("category-depth") && ds.items;  // categories at another depth than the saved ones
-  if (recut) {
-    const index_t depth = a.get_int("category-depth", 0);
-    as.item_category = depth > 0 ? ds.items->category_at_depth(depth) : ds.items->leaf_category();
-  }
+  const bool recut = rs.overrides.count("category-depth") && ds.items;  // categories at another depth than the saved ones
+  if (recut) as.item_category = reward_categories(*ds.items, rs);
   as.categories = sft.has_categories && !recut ? sft.categories
                                                : quant::token_category_table::build(as.codes, as.codebook, as.item_category);
   as.ctx.item_codes = as.codes;

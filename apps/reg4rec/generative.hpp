@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <memory>
 
 #include <reg4rec/decode/beam_search.hpp>
@@ -66,12 +67,27 @@ inline void write_stats(io::json_writer& j, const quant::sid_stats& s, double fi
   j.end_object();
 }
 
-/// The validation users of every generative stage (supervised training, PARS, CORP's θ): one
+/// The validation of every generative stage (supervised training, PARS, CORP's θ): R@10 on one
 /// evenly spaced subset, so the stages' scores compare. Subsets of different sizes do not:
 /// on Beauty one REG4Rec-SFT model scored 0.061 on the first subset of 1,000 and 0.0795 on
 /// that of 2,000 (0.0716 on all users).
-inline index_t generative_validation_users(const run_settings& rs) {
-  return rs.get_int("eval-users", rs.quick() ? 2000 : 6000);
+inline eval::evaluator_options generative_validation(const run_settings& rs) {
+  eval::evaluator_options vo;
+  vo.ks = {10};
+  vo.max_users = rs.get_int("eval-users", rs.quick() ? 2000 : 6000);
+  vo.model_name = "validation";
+  return vo;
+}
+
+/// Early stopping's score of a generator: validation R@10 (and N@10) of `search`, which decodes
+/// the generator being trained, on generative_validation's users.
+template <class Search>
+std::function<model::validation_score(const model::sid_generator<float>&)> generative_validator(
+    const Search& search, const data::leave_one_out_split& split, const run_settings& rs) {
+  return [&search, &split, vo = generative_validation(rs)](const model::sid_generator<float>&) {
+    const auto r = eval::evaluate(search, split, data::stage::validation, vo);
+    return model::validation_score{r.recall[0], r.ndcg[0]};
+  };
 }
 
 inline model::generator_config generator_preset(const run_settings& rs) {
@@ -118,16 +134,7 @@ template <class Search>
 model::train_history train_with_validation(model::sid_generator<float>& gen, const Search& search,
                                            const data::leave_one_out_split& split, const run_settings& rs,
                                            model::generator_train_options t) {
-  eval::evaluator_options vo;
-  vo.ks = {10};
-  vo.max_users = generative_validation_users(rs);
-  vo.model_name = "validation";
-  std::function<model::validation_score(const model::sid_generator<float>&)> validate =
-      [&](const model::sid_generator<float>&) {
-        const auto r = eval::evaluate(search, split, data::stage::validation, vo);
-        return model::validation_score{r.recall[0], r.ndcg[0]};
-      };
-  return model::train_generator<float>(gen, split, t, validate);
+  return model::train_generator<float>(gen, split, t, generative_validator(search, split, rs));
 }
 
 inline void write_train(io::json_writer& j, const model::generator_config& g, const model::generator_train_options& t,

@@ -27,6 +27,13 @@ struct reg4rec_assets {
   std::shared_ptr<quant::reg4rec_mpq> tokenizer;  // kept for its history() and save()
 };
 
+/// Every item's category for the category rewards and CORP: the leaf category, or the category
+/// path cut to --category-depth levels (≥ 1).
+inline std::vector<std::int32_t> reward_categories(const data::item_metadata& m, const run_settings& rs) {
+  const index_t depth = rs.get_int("category-depth", 0);
+  return depth > 0 ? m.category_at_depth(depth) : m.leaf_category();
+}
+
 inline std::unique_ptr<reg4rec_assets> build_reg4rec_assets(const dataset& ds, const data::leave_one_out_split& split,
                                                             const run_settings& rs) {
   auto a = std::make_unique<reg4rec_assets>();
@@ -63,12 +70,7 @@ inline std::unique_ptr<reg4rec_assets> build_reg4rec_assets(const dataset& ds, c
   a->tokenizer_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   a->posting = quant::posting_index::build(a->codes, qc.codebook_size, a->popularity);
   if (ds.items) {
-    // --category-depth D (≥ 1) cuts category paths to their first D levels for the rewards
-    // and CORP; 0 (default) uses the leaf categories.
-    if (const index_t depth = rs.get_int("category-depth", 0); depth > 0)
-      a->item_category = ds.items->category_at_depth(depth);
-    else
-      a->item_category = ds.items->leaf_category();
+    a->item_category = reward_categories(*ds.items, rs);
   } else {
     a->item_category.assign(static_cast<std::size_t>(split.n_items()), -1);
     if (rs.log) *rs.log << "no items.tsv: category rewards and CORP's category consistency have no categories\n";
@@ -141,15 +143,16 @@ inline align::pars_options pars_preset(const run_settings& rs, index_t msra_step
   return o;
 }
 
-/// PARS's reward: SPEC §4.5's four components, weights 1, 1, 0.5, 0.5 unless overridden
-/// (--reward-step-hit, --reward-global-path, --reward-category-hit, --reward-consistency; a
-/// zero weight drops the component).
+/// PARS's reward: SPEC §4.5's four components with the library's default weights unless
+/// overridden (--reward-step-hit, --reward-global-path, --reward-category-hit,
+/// --reward-consistency; a zero weight drops the component).
 inline align::composite_reward pars_reward(const run_settings& rs) {
-  align::composite_reward c;
-  if (const double w = rs.get("reward-step-hit", 1.0); w > 0) c.add(align::step_hit{}, w);
-  if (const double w = rs.get("reward-global-path", 1.0); w > 0) c.add(align::global_path{}, w);
-  if (const double w = rs.get("reward-category-hit", 0.5); w > 0) c.add(align::category_hit{}, w);
-  if (const double w = rs.get("reward-consistency", 0.5); w > 0) c.add(align::step_consistency{}, w);
+  align::reg4rec_reward_weights w;
+  w.step_hit = rs.get("reward-step-hit", w.step_hit);
+  w.global_path = rs.get("reward-global-path", w.global_path);
+  w.category_hit = rs.get("reward-category-hit", w.category_hit);
+  w.step_consistency = rs.get("reward-consistency", w.step_consistency);
+  auto c = align::composite_reward::reg4rec_default(w);
   if (c.size() == 0) throw usage_error("PARS needs a reward: every --reward-* weight is 0");
   return c;
 }
@@ -162,17 +165,9 @@ inline std::unique_ptr<model::sid_generator<float>> run_pars(const model::sid_ge
   policy->params().copy_values_from(sft.params());
   const decode::posting_constraint pc(a.posting, a.popularity);
   const posting_search search(*policy, pc, reg4rec_beam(rs));
-  eval::evaluator_options vo;
-  vo.ks = {10};
-  vo.max_users = generative_validation_users(rs);
-  vo.model_name = "validation";
-  std::function<model::validation_score(const model::sid_generator<float>&)> validate = [&](const model::sid_generator<float>&) {
-    const auto r = eval::evaluate(search, split, data::stage::validation, vo);
-    return model::validation_score{r.recall[0], r.ndcg[0]};
-  };
   align::pars_trainer<float, decode::posting_constraint> trainer(*policy, pc, pars_reward(rs),
                                                                   a.ctx, pars_preset(rs, msra_steps));
-  hist = trainer.train(split, validate);
+  hist = trainer.train(split, generative_validator(search, split, rs));
   return policy;
 }
 
@@ -198,9 +193,7 @@ inline run_settings with_corp_theta(const model::sid_generator<float>& m, const 
   run_settings out = rs;
   if (rs.overrides.count("corp-theta")) return out;
   const decode::posting_constraint pc(a.posting, a.popularity);
-  eval::evaluator_options vo;
-  vo.ks = {10};
-  vo.max_users = generative_validation_users(rs);
+  auto vo = generative_validation(rs);
   vo.log = nullptr;
   double best = -1, best_theta = 0.5;
   for (double theta : {0.5, 0.3, 0.0}) {

@@ -68,6 +68,14 @@ TEST_CASE("rewards lie in [0, 1] and the default composite weighs 1, 1, 0.5, 0.5
       CHECK(v <= 1.0);
     }
   }
+  // Other weights; a zero weight leaves its component out.
+  align::reg4rec_reward_weights ws;
+  ws.global_path = 2.0;
+  ws.category_hit = 0.0;
+  const auto hits = align::composite_reward::reg4rec_default(ws);
+  CHECK(hits.names() == std::vector<std::string>{"step_hit", "global_path", "step_consistency"});
+  CHECK(hits.weights() == std::vector<double>{1.0, 2.0, 0.5});
+  CHECK(hits(p, 0, w.ctx) == Approx(2.0 / 3 + 0.5 * 1.0));
   CHECK_THROWS_WITH(align::step_hit{}(p, 5, w.ctx), Catch::Contains("target item 5"));
   align::composite_reward bad;
   CHECK_THROWS_AS(bad.add(align::step_hit{}, -1.0), argument_error);

@@ -124,6 +124,11 @@ struct popularity_debiased {
   }
 };
 
+/// Weights of REG4Rec's four rewards (SPEC §4.5 defaults).
+struct reg4rec_reward_weights {
+  double step_hit = 1.0, global_path = 1.0, category_hit = 0.5, step_consistency = 0.5;
+};
+
 /// A weighted sum of reward policies, each reported separately.
 class composite_reward {
  public:
@@ -138,10 +143,14 @@ class composite_reward {
     return *this;
   }
 
-  /// REG4Rec's default: Step-Hit 1, Global-Path 1, Category-Hit 0.5, Step-Consistency 0.5.
-  static composite_reward reg4rec_default() {
+  /// REG4Rec's reward: Step-Hit, Global-Path, Category-Hit and Step-Consistency with weights w
+  /// (default 1, 1, 0.5, 0.5); a component of weight 0 is left out.
+  static composite_reward reg4rec_default(const reg4rec_reward_weights& w = {}) {
     composite_reward c;
-    c.add(step_hit{}, 1.0).add(global_path{}, 1.0).add(category_hit{}, 0.5).add(step_consistency{}, 0.5);
+    if (w.step_hit != 0) c.add(step_hit{}, w.step_hit);
+    if (w.global_path != 0) c.add(global_path{}, w.global_path);
+    if (w.category_hit != 0) c.add(category_hit{}, w.category_hit);
+    if (w.step_consistency != 0) c.add(step_consistency{}, w.step_consistency);
     return c;
   }
 

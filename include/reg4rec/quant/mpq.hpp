@@ -437,20 +437,17 @@ class mpq {
     std::vector<kernels::codebook_search<float>> cs;
     for (index_t r = 0; r < M; ++r) cs.push_back(search(r));
     codes_.resize(n, M);
-    // nn::data_parallel's split of the rows: one shard per thread, or one inside a parallel region.
-    const int shards = in_parallel() ? 1 : nn::shard_count(n);
+    const int shards = nn::shard_count(n);
     if (static_cast<int>(shards_.size()) < shards) shards_.resize(static_cast<std::size_t>(shards));
     latents_.resize(static_cast<std::size_t>(M));
     for (auto& z : latents_) z.resize(n, h);
     // Pass 1: the experts' latents of the whole batch (the cross-correlation term needs them all).
-    parallel_for(0, shards, 1, [&](index_t s0, index_t s1) {
-      for (index_t s = s0; s < s1; ++s) {
-        auto& st = shards_[static_cast<std::size_t>(s)];
-        const index_t lo = n * s / shards, m = n * (s + 1) / shards - lo;
-        st.experts.resize(static_cast<std::size_t>(M));
-        for (index_t r = 0; r < M; ++r)
-          experts_[r].forward(xb.middle_rows(lo, m), matrix_view<float>(latents_[r]).middle_rows(lo, m), st.experts[r]);
-      }
+    nn::for_each_shard(n, [&](int s, index_t lo, index_t hi) {
+      auto& st = shards_[static_cast<std::size_t>(s)];
+      st.experts.resize(static_cast<std::size_t>(M));
+      for (index_t r = 0; r < M; ++r)
+        experts_[r].forward(xb.middle_rows(lo, hi - lo), matrix_view<float>(latents_[r]).middle_rows(lo, hi - lo),
+                            st.experts[r]);
     });
     double decor = 0;
     if (cfg_.decorrelation > 0) {
