@@ -127,6 +127,11 @@ inline std::unique_ptr<model::sid_generator<float>> train_sft(const reg4rec_asse
 inline align::pars_options pars_preset(const run_settings& rs, index_t msra_steps) {
   align::pars_options o;
   o.paths = rs.get_int("pars-paths", 8);
+  // --pars-beam B > 0: the G paths are the top G of a width-B beam search instead of samples.
+  if (const index_t b = rs.get_int("pars-beam", 0); b > 0) {
+    o.source = align::rollout_source::beam;
+    o.beam = b;
+  }
   o.epochs = rs.get_int("pars-epochs", rs.quick() ? 1 : 4);
   o.max_users = rs.get_int("pars-max-users", rs.quick() ? 3000 : 0);
   o.lr = rs.get("pars-lr", 5e-5);
@@ -214,6 +219,8 @@ inline run_settings with_corp_theta(const model::sid_generator<float>& m, const 
 
 inline void write_pars(io::json_writer& j, const align::pars_options& o, const align::pars_history& h) {
   j.begin_object().field("paths", o.paths).field("epochs_max", o.epochs).field("lr", o.lr).field("beta_kl", o.beta_kl);
+  j.field("rollouts", o.source == align::rollout_source::beam ? "beam" : "sampled");
+  if (o.source == align::rollout_source::beam) j.field("rollout_beam", o.beam);
   j.field("lambda_sft", o.lambda_sft).field("clip", o.clip).field("msra_steps", o.msra_steps).field("msra_gamma", o.msra_gamma);
   j.field("validation_recall@10_before", h.initial_metric).field("best_epoch", h.best_epoch).field("seconds", h.seconds);
   j.key("epochs").begin_array();

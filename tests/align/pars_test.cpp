@@ -60,26 +60,70 @@ TEST_CASE("group advantages sum to zero and are scale-free", "[align][pars]") {
 
 TEST_CASE("the GRPO gradient equals finite differences of the objective", "[align][pars][gradcheck]") {
   tiny_world w;
-  for (auto order : {decode::step_order::fixed, decode::step_order::confidence}) {
-    model::sid_generator<double> m(tiny_config(), model::sid_layout::from_codes(w.codes), w.codes, 5);
-    const test::item_set_constraint cons{&m.item_codes()};
-    align::pars_options o;
-    o.paths = 4;
-    o.beta_kl = 0.3;
-    o.lambda_sft = 0.7;
-    o.msra_steps = 2;
-    o.order = order;
-    align::pars_trainer<double, test::item_set_constraint> p(m, cons, align::composite_reward::reg4rec_default(), w.ctx, o);
-    const std::vector<std::uint64_t> streams{1, 2};
-    const auto ro = p.make_rollout({{1, 2, 3}, {4}}, {{5, 6}, {7}}, cspan<std::uint64_t>(streams.data(), 2), rng(9));
-    // Move off the sampling point so that ρ ≠ 1 and π ≠ π_ref in the check.
-    rng g(3);
-    for (auto& v : m.params().values()) v += 0.01 * g.normal<double>();
-    const auto r = test::check_parameters(
-        m.params(), [&] { return p.objective(ro); }, [&] { p.accumulate_gradient(ro); });
-    INFO("order " << int(order) << ": worst parameter " << r.where << ", rel error " << r.rel_error);
-    CHECK(r.rel_error < 1e-6);
-    CHECK(r.analytic_norm > 0);
+  for (auto order : {decode::step_order::fixed, decode::step_order::confidence})
+    for (auto source : {align::rollout_source::sample, align::rollout_source::beam}) {
+      model::sid_generator<double> m(tiny_config(), model::sid_layout::from_codes(w.codes), w.codes, 5);
+      const test::item_set_constraint cons{&m.item_codes()};
+      align::pars_options o;
+      o.paths = 4;
+      o.beta_kl = 0.3;
+      o.lambda_sft = 0.7;
+      o.msra_steps = 2;
+      o.order = order;
+      o.source = source;
+      o.beam = 5;
+      align::pars_trainer<double, test::item_set_constraint> p(m, cons, align::composite_reward::reg4rec_default(), w.ctx, o);
+      const std::vector<std::uint64_t> streams{1, 2};
+      const auto ro = p.make_rollout({{1, 2, 3}, {4}}, {{5, 6}, {7}}, cspan<std::uint64_t>(streams.data(), 2), rng(9));
+      // Move off the sampling point so that ρ ≠ 1 and π ≠ π_ref in the check.
+      rng g(3);
+      for (auto& v : m.params().values()) v += 0.01 * g.normal<double>();
+      const auto r = test::check_parameters(
+          m.params(), [&] { return p.objective(ro); }, [&] { p.accumulate_gradient(ro); });
+      INFO("order " << int(order) << ", rollouts " << int(source) << ": worst parameter " << r.where << ", rel error "
+                    << r.rel_error);
+      CHECK(r.rel_error < 1e-6);
+      CHECK(r.analytic_norm > 0);
+    }
+}
+
+TEST_CASE("beam rollouts are the policy's own top G items with their paths scored under the policy", "[align][pars]") {
+  tiny_world w;
+  model::sid_generator<double> m(tiny_config(), model::sid_layout::from_codes(w.codes), w.codes, 8);
+  const test::item_set_constraint cons{&m.item_codes()};
+  align::pars_options o;
+  o.paths = 4;
+  o.source = align::rollout_source::beam;
+  o.beam = 6;
+  o.order = decode::step_order::confidence;
+  align::pars_trainer<double, test::item_set_constraint> p(m, cons, align::composite_reward::reg4rec_default(), w.ctx, o);
+  const std::vector<std::uint64_t> streams{1, 2};
+  const auto ro = p.make_rollout({{1, 2, 3}, {4}}, {{5, 6}, {7}}, cspan<std::uint64_t>(streams.data(), 2), rng(9));
+  decode::beam_options bo;
+  bo.beam = 6;
+  bo.top_k = 4;
+  bo.order = decode::step_order::confidence;
+  const decode::beam_search<double, test::item_set_constraint> search(m, cons, bo);
+  const std::vector<std::vector<std::int32_t>> hs{{1, 2, 3}, {4}};
+  for (std::size_t u = 0; u < hs.size(); ++u) {
+    const auto rec = search.recommend_one(cspan<std::int32_t>(hs[u].data(), static_cast<index_t>(hs[u].size())));
+    REQUIRE(rec.items.size() == 4);
+    REQUIRE(ro.paths[u].size() == 4);
+    double adv = 0;
+    for (std::size_t g = 0; g < 4; ++g) {
+      const auto& path = ro.paths[u][g];
+      CHECK(path.item == rec.items[g]);
+      REQUIRE(path.tokens.size() == rec.paths[g].size());
+      double logp = 0;
+      for (std::size_t k = 0; k < path.tokens.size(); ++k) {
+        CHECK(path.tokens[k].codebook == rec.paths[g][k].codebook);
+        CHECK(path.tokens[k].code == rec.paths[g][k].code);
+        logp += path.logp[k];
+      }
+      CHECK(logp == Approx(rec.scores[g]).epsilon(1e-5));  // the beam's score is the path's log-likelihood
+      adv += ro.advantage[u][g];
+    }
+    CHECK(adv == Approx(0.0).margin(1e-9));
   }
 }
 

@@ -1,7 +1,9 @@
 // PARS — preference alignment for reasoning, by GRPO (SPEC §4.5).
 //
 // For each user of a step: G paths sampled from the current policy under the decoding
-// constraint (encoder once per user), each rewarded (composite reward, optionally MSRA over
+// constraint (encoder once per user) — or, with beam rollouts, the G best distinct items of
+// the policy's own constrained beam search, so that the rewards rank what the decoder will
+// actually return — each rewarded (composite reward, optionally MSRA over
 // the next items), advantages normalised within the group, and the objective
 //   J = −1/(U·G·M) Σ min(ρ·A, clip(ρ, 1 ± ε)·A) + β_KL/(U·G·M) Σ (r − log r − 1)
 //       + λ_sft/(U·M) Σ CE(target path)
@@ -22,6 +24,7 @@
 #include "reg4rec/align/rewards.hpp"
 #include "reg4rec/core/progress.hpp"
 #include "reg4rec/data/split.hpp"
+#include "reg4rec/decode/beam_search.hpp"
 #include "reg4rec/decode/sampler.hpp"
 #include "reg4rec/model/generator_trainer.hpp"
 #include "reg4rec/model/training.hpp"
@@ -31,8 +34,14 @@
 
 namespace reg4rec::align {
 
+/// Where a step's G paths per user come from: sampled from the policy (SPEC §4.5), or the G
+/// best distinct items of its beam search (beam width pars_options::beam).
+enum class rollout_source { sample, beam };
+
 struct pars_options {
   index_t paths = 8;  // G
+  rollout_source source = rollout_source::sample;
+  index_t beam = 20;  // beam width of beam rollouts (at least G)
   double temperature = 1.0;
   double clip = 0.2;
   double beta_kl = 0.04;
@@ -84,6 +93,11 @@ struct rollout {
   std::vector<std::vector<decode::sampled_path>> targets;     // per user: the target's path (SFT term)
 
   index_t users() const noexcept { return static_cast<index_t>(history.size()); }
+  index_t paths_total() const noexcept {
+    index_t n = 0;
+    for (const auto& p : paths) n += static_cast<index_t>(p.size());
+    return n;
+  }
   std::vector<cspan<std::int32_t>> history_views() const {
     std::vector<cspan<std::int32_t>> v;
     for (const auto& h : history) v.emplace_back(h.data(), static_cast<index_t>(h.size()));
@@ -118,6 +132,7 @@ class pars_trainer {
       : policy_(&policy), constraint_(&c), reward_(std::move(reward)), ctx_(ctx), opt_(o),
         ref_(std::make_unique<model::sid_generator<T>>(policy.config(), policy.layout(), policy.item_codes())) {
     require(o.paths >= 2, "pars: at least two paths per user are needed for group advantages, got ", o.paths);
+    require(o.source == rollout_source::sample || o.beam >= 1, "pars: beam rollouts need a beam width of at least 1");
     require(o.clip > 0 && o.beta_kl >= 0 && o.lambda_sft >= 0, "pars: clip must be positive, β_KL and λ_sft non-negative");
     require(o.users_per_step >= 1 && o.epochs >= 1, "pars: users_per_step and epochs must be positive");
     ref_->params().copy_values_from(policy.params());
@@ -138,12 +153,16 @@ class pars_trainer {
     ro.future = std::move(futures);
     auto& ws = thread_workspace();
     const auto views = ro.history_views();
-    decode::sample_options so;
-    so.paths = opt_.paths;
-    so.temperature = opt_.temperature;
-    so.order = opt_.order;
-    so.confidence = opt_.confidence;
-    decode::path_sampler<T, Constraint>(*policy_, *constraint_, so).sample(views, streams, g, ro.paths, ws);
+    if (opt_.source == rollout_source::sample) {
+      decode::sample_options so;
+      so.paths = opt_.paths;
+      so.temperature = opt_.temperature;
+      so.order = opt_.order;
+      so.confidence = opt_.confidence;
+      decode::path_sampler<T, Constraint>(*policy_, *constraint_, so).sample(views, streams, g, ro.paths, ws);
+    } else {
+      beam_paths(views, ro.paths, ws);
+    }
     // Rewards (MSRA over the future items) and advantages.
     const msra<composite_reward> scorer(reward_, opt_.msra_steps, opt_.msra_gamma);
     ro.reward.assign(static_cast<std::size_t>(U), {});
@@ -196,10 +215,10 @@ class pars_trainer {
     std::vector<std::vector<std::vector<T>>> cur, tgt;
     decode::score_paths(*policy_, views, ro.paths, cur, ws);
     decode::score_paths(*policy_, views, ro.targets, tgt, ws);
-    const index_t U = ro.users(), G = opt_.paths, M = policy_->codebooks();
+    const index_t U = ro.users(), M = policy_->codebooks();
     double pg = 0, kl = 0, sft = 0;
     for (index_t u = 0; u < U; ++u) {
-      for (index_t g = 0; g < G; ++g)
+      for (std::size_t g = 0; g < ro.paths[u].size(); ++g)
         for (index_t k = 0; k < M; ++k) {
           const double A = ro.advantage[u][g];
           const double rho = std::exp(double(cur[u][g][k]) - double(ro.paths[u][g].logp[k]));
@@ -209,7 +228,7 @@ class pars_trainer {
         }
       for (index_t k = 0; k < M; ++k) sft -= double(tgt[u][0][k]);
     }
-    const double n = double(U * G * M);
+    const double n = double(ro.paths_total() * M);
     return pg / n + opt_.beta_kl * kl / n + opt_.lambda_sft * sft / double(U * M);
   }
 
@@ -219,7 +238,7 @@ class pars_trainer {
     const auto views = ro.history_views();
     std::vector<std::vector<std::vector<T>>> cur;
     decode::score_paths(*policy_, views, ro.paths, cur, ws);
-    const index_t U = ro.users(), G = opt_.paths, M = policy_->codebooks();
+    const index_t U = ro.users(), M = policy_->codebooks();
     model::generator_batch b;
     for (index_t u = 0; u < U; ++u) {
       const auto w = b.add_window(views[u]);
@@ -230,10 +249,10 @@ class pars_trainer {
       for (const auto& p : ro.paths[u]) add(p);
       add(ro.targets[u][0]);
     }
-    const double N = double(b.decoders() * M), n = double(U * G * M);
+    const double N = double(b.decoders() * M), n = double(ro.paths_total() * M);
     double kl = 0;
     for (index_t u = 0; u < U; ++u) {
-      for (index_t g = 0; g < G; ++g)
+      for (std::size_t g = 0; g < ro.paths[u].size(); ++g)
         for (index_t k = 0; k < M; ++k) {
           const double A = ro.advantage[u][g];
           const double rho = std::exp(double(cur[u][g][k]) - double(ro.paths[u][g].logp[k]));
@@ -311,7 +330,7 @@ class pars_trainer {
         double rsum = 0;
         for (const auto& rs : ro.reward)
           for (double r : rs) rsum += r;
-        const double np = double(ro.users() * opt_.paths);
+        const double np = double(ro.paths_total());
         rec.reward += rsum;
         rec.kl += kl * np;
         for (std::size_t c = 0; c < rec.components.size(); ++c) rec.components[c] += ro.component_sum[c];
@@ -355,6 +374,30 @@ class pars_trainer {
   }
 
  private:
+  // Beam rollouts: the G best distinct items of the policy's beam search, each with its
+  // reasoning path and that path's per-step log-probabilities under the policy.
+  void beam_paths(const std::vector<cspan<std::int32_t>>& views, std::vector<std::vector<decode::sampled_path>>& out,
+                  workspace& ws) const {
+    decode::beam_options bo;
+    bo.beam = std::max(opt_.beam, opt_.paths);
+    bo.top_k = opt_.paths;
+    bo.order = opt_.order;
+    bo.confidence = opt_.confidence;
+    const auto recs = decode::beam_search<T, Constraint>(*policy_, *constraint_, bo).recommend(views);
+    out.assign(views.size(), {});
+    for (std::size_t u = 0; u < views.size(); ++u)
+      for (std::size_t i = 0; i < recs[u].items.size(); ++i) {
+        decode::sampled_path p;
+        p.tokens = recs[u].paths[i];
+        p.item = recs[u].items[i];
+        out[u].push_back(std::move(p));
+      }
+    std::vector<std::vector<std::vector<T>>> logp;
+    decode::score_paths(*policy_, views, out, logp, ws);
+    for (std::size_t u = 0; u < out.size(); ++u)
+      for (std::size_t g = 0; g < out[u].size(); ++g) out[u][g].logp.assign(logp[u][g].begin(), logp[u][g].end());
+  }
+
   model::sid_generator<T>* policy_;
   const Constraint* constraint_;
   composite_reward reward_;
