@@ -104,9 +104,9 @@ TEST_CASE("beam rollouts are the policy's own top G items with their paths score
   bo.top_k = 4;
   bo.order = decode::step_order::confidence;
   const decode::beam_search<double, test::item_set_constraint> search(m, cons, bo);
-  const std::vector<std::vector<std::int32_t>> hs{{1, 2, 3}, {4}};
-  for (std::size_t u = 0; u < hs.size(); ++u) {
-    const auto rec = search.recommend_one(cspan<std::int32_t>(hs[u].data(), static_cast<index_t>(hs[u].size())));
+  const auto histories = ro.history_views();
+  for (std::size_t u = 0; u < histories.size(); ++u) {
+    const auto rec = search.recommend_one(histories[u]);
     REQUIRE(rec.items.size() == 4);
     REQUIRE(ro.paths[u].size() == 4);
     double adv = 0;
