@@ -1,5 +1,7 @@
 // Row softmax / log-softmax on the GPU: one block per row, block-wide max and sum by warp
-// shuffles; NaN anywhere in a row gives a NaN row, as on the CPU.
+// shuffles; NaN anywhere in a row gives a NaN row, as on the CPU. A row that fits in shared
+// memory (up to kSoftmaxCachedFloats, e.g. a vocabulary of items) is read from global memory
+// once and kept there for the sum and the output; a longer one is read three times.
 #pragma once
 
 #include <cfloat>
@@ -8,7 +10,8 @@
 
 namespace reg4rec::cuda::detail {
 
-inline constexpr int kSoftmaxThreads = 256;
+inline constexpr int kSoftmaxThreads = 1024;
+inline constexpr index_t kSoftmaxCachedFloats = 24 * 1024;  // 96 KiB of shared memory
 
 template <bool IsMax>
 __device__ __forceinline__ float block_reduce(float v, float* shared) {
@@ -33,34 +36,47 @@ __device__ __forceinline__ float block_reduce(float v, float* shared) {
   return r;
 }
 
-__global__ static void softmax_kernel(const float* __restrict__ x, index_t m, float* __restrict__ y,
-                                      bool log) {
+template <bool Cached>
+__global__ static void __launch_bounds__(kSoftmaxThreads)
+    softmax_kernel(const float* __restrict__ x, index_t m, float* __restrict__ y, bool log) {
   __shared__ float shared[32];
+  extern __shared__ float row[];  // m floats when Cached
   const float* xr = x + blockIdx.x * m;
+  const float* src = Cached ? row : xr;
   float* yr = y + blockIdx.x * m;
   float mx = -INFINITY, nan = 0.f;
   for (index_t j = threadIdx.x; j < m; j += blockDim.x) {
     const float v = xr[j];
+    if (Cached) row[j] = v;
     if (isnan(v)) nan = 1.f;
     mx = fmaxf(mx, v);
   }
-  mx = block_reduce<true>(mx, shared);
+  mx = block_reduce<true>(mx, shared);  // its barriers also publish `row`
   nan = block_reduce<true>(nan, shared);
   if (nan > 0.f) {
     for (index_t j = threadIdx.x; j < m; j += blockDim.x) yr[j] = nanf("");
     return;
   }
   float sum = 0.f;
-  for (index_t j = threadIdx.x; j < m; j += blockDim.x) sum += expf(xr[j] - mx);
+  for (index_t j = threadIdx.x; j < m; j += blockDim.x) sum += expf(src[j] - mx);
   sum = block_reduce<false>(sum, shared);
   const float log_sum = logf(sum), inv = 1.f / sum;
   for (index_t j = threadIdx.x; j < m; j += blockDim.x)
-    yr[j] = log ? (xr[j] - mx) - log_sum : expf(xr[j] - mx) * inv;
+    yr[j] = log ? (src[j] - mx) - log_sum : expf(src[j] - mx) * inv;
 }
 
 inline void launch_softmax(const float* x, index_t n, index_t m, float* y, bool log, cudaStream_t s) {
   if (n == 0) return;
-  softmax_kernel<<<static_cast<unsigned>(n), kSoftmaxThreads, 0, s>>>(x, m, y, log);
+  const unsigned blocks = static_cast<unsigned>(n);
+  if (m <= kSoftmaxCachedFloats) {
+    const std::size_t smem = static_cast<std::size_t>(m) * sizeof(float);
+    if (smem > 48 * 1024)
+      REG4REC_CUDA_CHECK(cudaFuncSetAttribute(softmax_kernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                              static_cast<int>(kSoftmaxCachedFloats * sizeof(float))));
+    softmax_kernel<true><<<blocks, kSoftmaxThreads, smem, s>>>(x, m, y, log);
+  } else {
+    softmax_kernel<false><<<blocks, kSoftmaxThreads, 0, s>>>(x, m, y, log);
+  }
   check_launch();
 }
 
