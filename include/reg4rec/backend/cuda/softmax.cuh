@@ -1,10 +1,12 @@
 // Row softmax / log-softmax on the GPU: one block per row, block-wide max and sum by warp
 // shuffles; NaN anywhere in a row gives a NaN row, as on the CPU. A row that fits in shared
 // memory (up to kSoftmaxCachedFloats, e.g. a vocabulary of items) is read from global memory
-// once and kept there for the sum and the output; a longer one is read three times.
+// once, with 16-byte loads, and kept there for the sum and the output; a longer one is read
+// three times.
 #pragma once
 
 #include <cfloat>
+#include <cstdint>
 
 #include "reg4rec/backend/cuda/runtime.cuh"
 
@@ -45,11 +47,28 @@ __global__ static void __launch_bounds__(kSoftmaxThreads)
   const float* src = Cached ? row : xr;
   float* yr = y + blockIdx.x * m;
   float mx = -INFINITY, nan = 0.f;
-  for (index_t j = threadIdx.x; j < m; j += blockDim.x) {
-    const float v = xr[j];
+  const auto see = [&](index_t j, float v) {
     if (Cached) row[j] = v;
     if (isnan(v)) nan = 1.f;
     mx = fmaxf(mx, v);
+  };
+  if (Cached) {
+    // 16-byte loads for the aligned body of the row, single floats for its ends.
+    const index_t head = min(m, static_cast<index_t>((16 - (reinterpret_cast<std::uintptr_t>(xr) & 15)) & 15) / 4);
+    const index_t quads = (m - head) / 4, tail = head + 4 * quads;
+    const float4* body = reinterpret_cast<const float4*>(xr + head);
+    for (index_t q = threadIdx.x; q < quads; q += blockDim.x) {
+      const float4 v = body[q];
+      const index_t j = head + 4 * q;
+      see(j, v.x);
+      see(j + 1, v.y);
+      see(j + 2, v.z);
+      see(j + 3, v.w);
+    }
+    if (threadIdx.x < head) see(threadIdx.x, xr[threadIdx.x]);
+    for (index_t j = tail + threadIdx.x; j < m; j += blockDim.x) see(j, xr[j]);
+  } else {
+    for (index_t j = threadIdx.x; j < m; j += blockDim.x) see(j, xr[j]);
   }
   mx = block_reduce<true>(mx, shared);  // its barriers also publish `row`
   nan = block_reduce<true>(nan, shared);
