@@ -51,7 +51,7 @@ inline double checked_override(const args& a, const std::string& k) {
                                                   "layers", "beam", "experts", "pars-epochs", "pars-paths",
                                                   "pars-users", "msra-steps"};
   static const std::set<std::string> non_negative{"eval-every", "patience", "eval-users", "weight-decay", "pars-kl",
-                                                  "pars-sft", "random-order", "item-level", "pars-max-users", "pars-beam", "skip-nonfinite", "mpq-candidates",
+                                                  "pars-sft", "random-order", "item-level", "pars-max-users", "pars-beam", "pars-last", "hold-out", "skip-nonfinite", "mpq-candidates",
                                                   "mpq-decorrelation", "reward-step-hit", "reward-global-path",
                                                   "reward-category-hit", "reward-consistency", "category-depth"};
   static const std::set<std::string> positive{"lr", "pars-lr", "embedding-scale"};
@@ -60,7 +60,7 @@ inline double checked_override(const args& a, const std::string& k) {
                                               "layers", "beam", "experts", "pars-epochs", "pars-paths", "pars-users",
                                               "msra-steps", "eval-every", "patience", "eval-users", "corp-kmin",
                                               "random-order", "item-level", "pars-max-users", "skip-nonfinite", "mpq-candidates",
-                                              "category-depth", "pars-beam"};
+                                              "category-depth", "pars-beam", "pars-last", "hold-out"};
   const double v = a.get_double(k, 0);
   auto bad = [&](const char* what) { throw usage_error("--" + k + " " + what + ", got '" + a.get(k, "") + "'"); };
   if (integral.count(k) && (v != std::floor(v) || std::abs(v) > 1e15)) bad("expects a whole number");

@@ -223,7 +223,7 @@ const std::map<std::string, command>& commands() {
       {"align",
        {"PARS (+ MSRA) preference alignment of a saved REG4Rec-SFT model",
         "reg4rec align --model-dir DIR [--data DIR] [--out MODEL_DIR] [--msra-steps N] [--pars-epochs N] [--pars-lr X]\n"
-        "                        [--pars-paths G] [--pars-beam B] [--pars-users U] [--pars-kl B] [--pars-sft L] [--msra-gamma G]\n"
+        "                        [--pars-paths G] [--pars-beam B] [--pars-last L] [--pars-users U] [--pars-kl B] [--pars-sft L] [--msra-gamma G]\n"
         "                        [--eval-users N] [--corp-theta T] [--corp-kmin K] [--beam B] [--seed S] [--threads N] [--test] [--quiet]",
         [](const std::vector<std::string>& v) { return cli::cmd_align(v, g_argv0); }}},
       {"evaluate",

@@ -33,7 +33,7 @@ inline const std::set<std::string>& numeric_options() {
   static const std::set<std::string> o{"epochs", "vae-epochs", "lr", "weight-decay", "batch-size", "eval-every",
                                        "patience", "eval-users", "d-model", "heads", "d-ff", "layers", "dropout",
                                        "label-smoothing", "beam", "experts", "random-order", "pars-epochs", "pars-lr",
-                                       "pars-kl", "pars-sft", "pars-paths", "pars-beam", "pars-users", "msra-steps", "msra-gamma",
+                                       "pars-kl", "pars-sft", "pars-paths", "pars-beam", "pars-last", "hold-out", "pars-users", "msra-steps", "msra-gamma",
                                        "corp-theta", "corp-kmin", "item-level", "pars-max-users", "mpq-candidates",
                                        "skip-nonfinite", "embedding-dropout", "attention-dropout",
                                        "embedding-scale", "mpq-decorrelation", "reward-step-hit",

@@ -132,6 +132,7 @@ inline align::pars_options pars_preset(const run_settings& rs, index_t msra_step
     o.source = align::rollout_source::beam;
     o.beam = b;
   }
+  o.last_targets = rs.get_int("pars-last", 0);
   o.epochs = rs.get_int("pars-epochs", rs.quick() ? 1 : 4);
   o.max_users = rs.get_int("pars-max-users", rs.quick() ? 3000 : 0);
   o.lr = rs.get("pars-lr", 5e-5);
@@ -222,6 +223,7 @@ inline void write_pars(io::json_writer& j, const align::pars_options& o, const a
   j.field("rollouts", o.source == align::rollout_source::beam ? "beam" : "sampled");
   if (o.source == align::rollout_source::beam) j.field("rollout_beam", o.beam);
   j.field("lambda_sft", o.lambda_sft).field("clip", o.clip).field("msra_steps", o.msra_steps).field("msra_gamma", o.msra_gamma);
+  if (o.last_targets > 0) j.field("last_targets", o.last_targets);
   j.field("validation_recall@10_before", h.initial_metric).field("best_epoch", h.best_epoch).field("seconds", h.seconds);
   j.key("epochs").begin_array();
   for (const auto& e : h.epochs) {

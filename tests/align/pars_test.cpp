@@ -58,6 +58,19 @@ TEST_CASE("group advantages sum to zero and are scale-free", "[align][pars]") {
   for (double x : align::group_advantages(same)) CHECK(x == 0.0);
 }
 
+TEST_CASE("PARS targets: anywhere after the first item, or among the last L items", "[align][pars]") {
+  rng g(3);
+  std::set<index_t> any, last3;
+  for (int t = 0; t < 2000; ++t) {
+    any.insert(align::draw_target_position(10, 0, g));
+    last3.insert(align::draw_target_position(10, 3, g));
+    CHECK(align::draw_target_position(10, 1, g) == 9);   // the last item only
+    CHECK(align::draw_target_position(2, 5, g) == 1);    // L longer than the sequence: never 0
+  }
+  CHECK(any == std::set<index_t>{1, 2, 3, 4, 5, 6, 7, 8, 9});
+  CHECK(last3 == std::set<index_t>{7, 8, 9});
+}
+
 TEST_CASE("the GRPO gradient equals finite differences of the objective", "[align][pars][gradcheck]") {
   tiny_world w;
   for (auto order : {decode::step_order::fixed, decode::step_order::confidence})

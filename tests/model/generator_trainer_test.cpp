@@ -170,3 +170,44 @@ TEST_CASE("training resumed from its checkpoint matches an uninterrupted run", "
   CHECK(std::equal(a.begin(), a.end(), b.begin()));
   std::remove(ckpt.c_str());
 }
+
+TEST_CASE("hold_out = 1 trains exactly as on sequences without their last training item",
+          "[model][trainer]") {
+  rule_world w;
+  // The same users with the last training item (third from the end) cut out of each sequence.
+  std::vector<std::string> users, items;
+  for (index_t u = 0; u < w.dataset.n_users(); ++u) users.push_back(std::to_string(u));
+  for (int i = 0; i < 40; ++i) items.push_back(std::to_string(i));
+  std::vector<index_t> offsets{0};
+  std::vector<std::int32_t> seq;
+  for (index_t u = 0; u < w.dataset.n_users(); ++u) {
+    const auto s = w.dataset.sequence(u);
+    for (index_t j = 0; j < s.size(); ++j)
+      if (j != s.size() - 3) seq.push_back(s[j]);
+    offsets.push_back(static_cast<index_t>(seq.size()));
+  }
+  const data::sequence_dataset cut(data::id_map(users), data::id_map(items), offsets, seq);
+  const data::leave_one_out_split full_split(w.dataset, {6}), cut_split(cut, {6});
+  REQUIRE(cut_split.train(0).size() + 1 == full_split.train(0).size());
+
+  const auto cfg = tiny_config(model::encoder_attention::causal);
+  model::generator_train_options o;
+  o.epochs = 2;
+  o.batch_size = 64;
+  o.log = nullptr;
+  o.eval_every = 0;
+  model::sid_generator<float> held(cfg, model::sid_layout::from_codes(w.codes), w.codes, 3);
+  model::sid_generator<float> shortened(cfg, model::sid_layout::from_codes(w.codes), w.codes, 3);
+  auto oh = o;
+  oh.hold_out = 1;
+  const auto hh = model::train_generator<float>(held, full_split, oh);
+  const auto hs = model::train_generator<float>(shortened, cut_split, o);
+  CHECK(hh.epochs.back().loss == hs.epochs.back().loss);
+  const auto a = held.params().values(), b = shortened.params().values();
+  CHECK(std::equal(a.begin(), a.end(), b.begin()));
+  // ...and differently from training on the whole sequences.
+  model::sid_generator<float> whole(cfg, model::sid_layout::from_codes(w.codes), w.codes, 3);
+  model::train_generator<float>(whole, full_split, o);
+  const auto c = whole.params().values();
+  CHECK_FALSE(std::equal(a.begin(), a.end(), c.begin()));
+}

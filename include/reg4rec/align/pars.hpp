@@ -49,6 +49,10 @@ struct pars_options {
   index_t users_per_step = 64;
   index_t epochs = 3;
   index_t max_users = 0;  // users sampled per epoch (0: every user with two training items)
+  // Where a user's target lies in the training sequence: 0 anywhere (position 1 … n − 1,
+  // uniformly); L > 0 among its last L items, e.g. those that supervised training held out
+  // (generator_train_options::hold_out), so the rewards score items the policy has not fitted.
+  index_t last_targets = 0;
   double lr = 1e-4;
   double weight_decay = 0.0;
   double clip_norm = 1.0;
@@ -64,6 +68,14 @@ struct pars_options {
   // A step with a NaN/Inf KL estimate or gradient: stop (numerical_error) or skip it (counted).
   optim::nonfinite_policy nonfinite = optim::nonfinite_policy::stop;
 };
+
+/// The position of a PARS target in a training sequence of n ≥ 2 items: uniform over 1 … n − 1,
+/// or over the last `last_targets` items when that is positive (never position 0, which has no
+/// history).
+inline index_t draw_target_position(index_t n, index_t last_targets, rng& g) {
+  const index_t first = last_targets > 0 ? std::max<index_t>(1, n - last_targets) : 1;
+  return first + static_cast<index_t>(g.below(static_cast<std::uint64_t>(n - first)));
+}
 
 /// Group-normalised advantages (R − mean)/(std + eps), population std; they sum to zero. A
 /// group of (numerically) equal rewards carries no preference: its advantages are exactly 0.
@@ -135,6 +147,7 @@ class pars_trainer {
     require(o.source == rollout_source::sample || o.beam >= 1, "pars: beam rollouts need a beam width of at least 1");
     require(o.clip > 0 && o.beta_kl >= 0 && o.lambda_sft >= 0, "pars: clip must be positive, β_KL and λ_sft non-negative");
     require(o.users_per_step >= 1 && o.epochs >= 1, "pars: users_per_step and epochs must be positive");
+    require(o.last_targets >= 0, "pars: last_targets must be >= 0, got ", o.last_targets);
     ref_->params().copy_values_from(policy.params());
   }
 
@@ -312,7 +325,7 @@ class pars_trainer {
         for (index_t i = s * opt_.users_per_step; i < std::min<index_t>((s + 1) * opt_.users_per_step, per_epoch); ++i) {
           const auto seq = split.train(users[i]);
           rng ug = eg.fork(static_cast<std::uint64_t>(users[i]));
-          const index_t p = 1 + static_cast<index_t>(ug.below(static_cast<std::uint64_t>(seq.size() - 1)));
+          const index_t p = draw_target_position(seq.size(), opt_.last_targets, ug);
           const index_t a = std::max<index_t>(0, p - H);
           hs.emplace_back(seq.begin() + a, seq.begin() + p);
           fs.emplace_back(seq.begin() + p, seq.begin() + std::min<index_t>(seq.size(), p + opt_.msra_steps));

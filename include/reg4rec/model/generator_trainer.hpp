@@ -55,6 +55,10 @@ struct generator_train_options {
   bool resume = false;      // continue from `checkpoint` when it exists
   index_t tail_stride = 1;  // targets past the first window: one window per S targets (see above)
   index_t epochs_this_run = 0;  // stop after this many epochs of this call (0: run to the end), resume later
+  // Training ignores the last `hold_out` items of every training sequence (neither targets nor
+  // history), e.g. to keep them for PARS rewarded on targets the supervised model has not
+  // fitted (pars_options::last_targets).
+  index_t hold_out = 0;
   // A step with a NaN/Inf loss or gradient: stop (numerical_error naming the step, the parameter
   // and the last good checkpoint) or skip the batch (counted in train_history::skipped_steps).
   optim::nonfinite_policy nonfinite = optim::nonfinite_policy::stop;
@@ -69,10 +73,11 @@ struct sample_block {
   index_t user, first_target, last_target;  // targets p in [first, last] of the training sequence
 };
 
-inline std::vector<sample_block> make_blocks(const data::leave_one_out_split& split, encoder_attention att) {
+inline std::vector<sample_block> make_blocks(const data::leave_one_out_split& split, encoder_attention att,
+                                             index_t hold_out = 0) {
   std::vector<sample_block> blocks;
   for (index_t u = 0; u < split.n_users(); ++u) {
-    const index_t n = split.train(u).size();
+    const index_t n = split.train(u).size() - hold_out;
     if (n < 2) continue;
     if (att == encoder_attention::causal)
       blocks.push_back({u, 1, n - 1});
@@ -106,8 +111,9 @@ inline void add_block(generator_batch& b, const data::leave_one_out_split& split
 // Encoder rows a block's windows take (for length bucketing).
 inline index_t block_items(const data::leave_one_out_split& split, const sample_block& blk, index_t H,
                            encoder_attention att) {
+  (void)split;
   if (att == encoder_attention::bidirectional) return std::min(blk.first_target, H);
-  return std::min<index_t>(split.train(blk.user).size() - 1, H);
+  return std::min(blk.last_target, H);
 }
 
 }  // namespace detail
@@ -165,12 +171,14 @@ train_history train_generator(sid_generator<T>& m, const data::leave_one_out_spl
                               const std::function<validation_score(const sid_generator<T>&)>& validate = {}) {
   require(o.epochs >= 1 && o.batch_size >= 1 && o.tail_stride >= 1,
           "train_generator: epochs, batch_size and tail_stride must be positive");
+  require(o.hold_out >= 0, "train_generator: hold_out must be >= 0, got ", o.hold_out);
   require(split.n_items() == m.items(), "train_generator: the split has ", split.n_items(),
           " items, the model's code table ", m.items());
   const auto t_start = std::chrono::steady_clock::now();
   const index_t H = m.config().max_history, M = m.codebooks();
-  auto blocks = detail::make_blocks(split, m.config().attention);
-  require(!blocks.empty(), "train_generator: no training sequence has two items");
+  auto blocks = detail::make_blocks(split, m.config().attention, o.hold_out);
+  require(!blocks.empty(), "train_generator: no training sequence has two items",
+          o.hold_out > 0 ? " once the held-out items are removed" : "");
   index_t samples = 0;
   for (const auto& b : blocks) samples += b.last_target - b.first_target + 1;
   const index_t steps_per_epoch = std::max<index_t>(1, samples / o.batch_size);
