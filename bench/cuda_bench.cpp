@@ -4,7 +4,7 @@
 // REG4REC_ENABLE_CUDA; without a GPU every benchmark reports an error and skips.
 //
 //   build-cuda/bench/reg4rec_cuda_bench
-//   /usr/bin/python3 bench/torch_cuda_anchor.py     # PyTorch on the same GPU, same shapes
+//   python3 bench/torch_cuda_anchor.py     # PyTorch (a CUDA build) on the same GPU, same shapes
 #include <benchmark/benchmark.h>
 #include <cuda_runtime.h>
 
