@@ -109,9 +109,7 @@ inline void add_block(generator_batch& b, const data::leave_one_out_split& split
 }
 
 // Encoder rows a block's windows take (for length bucketing).
-inline index_t block_items(const data::leave_one_out_split& split, const sample_block& blk, index_t H,
-                           encoder_attention att) {
-  (void)split;
+inline index_t block_items(const sample_block& blk, index_t H, encoder_attention att) {
   if (att == encoder_attention::bidirectional) return std::min(blk.first_target, H);
   return std::min(blk.last_target, H);
 }
@@ -232,7 +230,7 @@ train_history train_generator(sid_generator<T>& m, const data::leave_one_out_spl
     for (std::size_t a = 0; a < blocks.size(); a += bucket) {
       const auto e = blocks.begin() + static_cast<std::ptrdiff_t>(std::min(blocks.size(), a + bucket));
       std::stable_sort(blocks.begin() + static_cast<std::ptrdiff_t>(a), e, [&](const auto& x, const auto& y) {
-        return detail::block_items(split, x, H, m.config().attention) < detail::block_items(split, y, H, m.config().attention);
+        return detail::block_items(x, H, m.config().attention) < detail::block_items(y, H, m.config().attention);
       });
     }
     {

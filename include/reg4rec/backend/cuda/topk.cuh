@@ -13,6 +13,7 @@ namespace reg4rec::cuda::detail {
 inline constexpr int kTopkThreads = 256;
 inline constexpr int kMaxTopk = kTopkThreads;       // one winner per thread in the final rank
 inline constexpr index_t kTopkCachedKeys = 24 * 1024;  // 96 KiB of shared memory
+static_assert(kTopkThreads == 256, "topk_kernel clears its 256 histogram bins one per thread");
 
 // Larger key = ranks first; equal keys tie (broken by index).
 __device__ __forceinline__ unsigned order_key(float v) {
