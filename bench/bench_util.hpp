@@ -7,6 +7,15 @@
 
 namespace reg4rec::bench {
 
+/// An r × c matrix of standard normal values drawn from `seed`.
+template <class T>
+matrix<T> random_matrix(index_t r, index_t c, std::uint64_t seed) {
+  rng g(seed);
+  matrix<T> m(r, c);
+  for (index_t i = 0; i < m.size(); ++i) m.data()[i] = g.normal<T>();
+  return m;
+}
+
 /// Adds a per-second rate counter whose per-iteration amount is `amount` (e.g. GFLOP, GB).
 inline void rate(benchmark::State& state, const char* name, double amount) {
   state.counters[name] = benchmark::Counter(amount, benchmark::Counter::kIsIterationInvariantRate);

@@ -19,14 +19,6 @@ using namespace reg4rec;
 
 namespace {
 
-template <class T>
-matrix<T> random_matrix(index_t r, index_t c, std::uint64_t seed) {
-  rng g(seed);
-  matrix<T> m(r, c);
-  for (index_t i = 0; i < m.size(); ++i) m.data()[i] = g.normal<T>();
-  return m;
-}
-
 void check(cudaError_t st) {
   if (st != cudaSuccess) throw cuda_error(cudaGetErrorString(st));
 }
@@ -77,8 +69,8 @@ constexpr index_t kD = 32, kK = 256;
 void BM_cuda_nearest_topb_device(benchmark::State& state) {
   if (skip_without_gpu(state)) return;
   const index_t n = state.range(0), B = state.range(1);
-  const auto x = random_matrix<float>(n, kD, 1);
-  const auto c = random_matrix<float>(kK, kD, 2);
+  const auto x = bench::random_matrix<float>(n, kD, 1);
+  const auto c = bench::random_matrix<float>(kK, kD, 2);
   device_array<float> dx(x.data(), x.size()), dc(c.data(), c.size()), ds(n * B);
   device_array<std::int32_t> di(n * B);
   time_on_device(state, [&] {
@@ -95,8 +87,8 @@ BENCHMARK(BM_cuda_nearest_topb_device)
 void BM_cuda_nearest_host(benchmark::State& state) {
   if (skip_without_gpu(state)) return;
   const index_t n = state.range(0);
-  const auto x = random_matrix<float>(n, kD, 1);
-  const auto c = random_matrix<float>(kK, kD, 2);
+  const auto x = bench::random_matrix<float>(n, kD, 1);
+  const auto c = bench::random_matrix<float>(kK, kD, 2);
   std::vector<std::int32_t> idx(n);
   std::vector<float> dist(n);
   kernels::nearest<float>(backend::cuda{}, metric::l2, x, c, idx, dist);  // staging allocated
@@ -112,8 +104,8 @@ BENCHMARK(BM_cuda_nearest_host)->Arg(100000)->Unit(benchmark::kMillisecond)->Use
 // The same search on the host's cores (SIMD backend, all threads) for the ratio.
 void BM_cuda_nearest_cpu_simd(benchmark::State& state) {
   const index_t n = state.range(0);
-  const auto x = random_matrix<float>(n, kD, 1);
-  const auto c = random_matrix<float>(kK, kD, 2);
+  const auto x = bench::random_matrix<float>(n, kD, 1);
+  const auto c = bench::random_matrix<float>(kK, kD, 2);
   std::vector<std::int32_t> idx(n);
   std::vector<float> dist(n);
   kernels::codebook_search<float, backend::simd<>> cs(metric::l2, c);
@@ -133,7 +125,7 @@ constexpr index_t kItems = 12101;
 void BM_cuda_log_softmax_device(benchmark::State& state) {
   if (skip_without_gpu(state)) return;
   const index_t n = state.range(0);
-  const auto x = random_matrix<float>(n, kItems, 3);
+  const auto x = bench::random_matrix<float>(n, kItems, 3);
   device_array<float> dx(x.data(), x.size()), dy(x.size());
   time_on_device(state, [&] { cuda::softmax_device(dx.ptr, n, kItems, dy.ptr, true, nullptr); });
   state.SetItemsProcessed(state.iterations() * n);
@@ -145,7 +137,7 @@ BENCHMARK(BM_cuda_log_softmax_device)->Arg(256)->Arg(4096)->Unit(benchmark::kMic
 void BM_cuda_topk_device(benchmark::State& state) {
   if (skip_without_gpu(state)) return;
   const index_t n = state.range(0), k = state.range(1);
-  const auto x = random_matrix<float>(n, kItems, 4);
+  const auto x = bench::random_matrix<float>(n, kItems, 4);
   device_array<float> dx(x.data(), x.size()), dv(n * k);
   device_array<std::int32_t> di(n * k);
   time_on_device(state, [&] { cuda::topk_device(dx.ptr, n, kItems, k, di.ptr, dv.ptr, nullptr); });
@@ -158,7 +150,7 @@ BENCHMARK(BM_cuda_topk_device)->Args({4096, 10})->Args({4096, 64})->Args({4096, 
 void BM_cuda_adamw_device(benchmark::State& state) {
   if (skip_without_gpu(state)) return;
   const index_t n = state.range(0);
-  const auto g = random_matrix<float>(n, 1, 5);
+  const auto g = bench::random_matrix<float>(n, 1, 5);
   std::vector<float> zeros(n, 0.f);
   device_array<float> dp(g.data(), n), dg(g.data(), n), dm(zeros.data(), n), dv(zeros.data(), n);
   adamw_hparams h;

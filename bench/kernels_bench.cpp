@@ -16,22 +16,14 @@ using namespace reg4rec;
 
 namespace {
 
-template <class T>
-matrix<T> random_matrix(index_t r, index_t c, std::uint64_t seed) {
-  rng g(seed);
-  matrix<T> m(r, c);
-  for (index_t i = 0; i < m.size(); ++i) m.data()[i] = g.normal<T>();
-  return m;
-}
-
 // ---- nearest-code search: n = 100,000 vectors, d = 32, K = 256 codes ------------------
 constexpr index_t kN = 100000, kD = 32, kK = 256;
 
 template <class Backend>
 void BM_nearest(benchmark::State& state) {
   bench::threads_from(state, 0);
-  const auto x = random_matrix<float>(kN, kD, 1);
-  const auto c = random_matrix<float>(kK, kD, 2);
+  const auto x = bench::random_matrix<float>(kN, kD, 1);
+  const auto c = bench::random_matrix<float>(kK, kD, 2);
   std::vector<std::int32_t> idx(kN);
   std::vector<float> dist(kN);
   kernels::codebook_search<float, Backend> cs(metric::l2, c);
@@ -49,8 +41,8 @@ BENCHMARK_TEMPLATE(BM_nearest, backend::simd<>)->Arg(1)->Arg(2)->Unit(benchmark:
 void BM_nearest_eigen_gemm(benchmark::State& state) {
   bench::threads_from(state, 0);
   Eigen::setNbThreads(static_cast<int>(state.range(0)));
-  const auto x = random_matrix<float>(kN, kD, 1);
-  const auto c = random_matrix<float>(kK, kD, 2);
+  const auto x = bench::random_matrix<float>(kN, kD, 1);
+  const auto c = bench::random_matrix<float>(kK, kD, 2);
   const Eigen::RowVectorXf cnorm = c.rowwise().squaredNorm().transpose();
   matrix<float> dots(kN, kK);
   std::vector<std::int32_t> idx(kN);
@@ -74,8 +66,8 @@ template <class Backend>
 void BM_nearest_topb(benchmark::State& state) {
   bench::threads_from(state, 1);
   const index_t B = state.range(0);
-  const auto x = random_matrix<float>(kN, kD, 1);
-  const auto c = random_matrix<float>(kK, kD, 2);
+  const auto x = bench::random_matrix<float>(kN, kD, 1);
+  const auto c = bench::random_matrix<float>(kK, kD, 2);
   matrix<std::int32_t> idx(kN, B);
   matrix<float> dist(kN, B);
   kernels::codebook_search<float, Backend> cs(metric::l2, c);
@@ -94,7 +86,7 @@ template <class Backend>
 void BM_log_softmax(benchmark::State& state) {
   bench::threads_from(state, 0);
   const index_t n = 20480, m = 1100;
-  const auto x = random_matrix<float>(n, m, 3);
+  const auto x = bench::random_matrix<float>(n, m, 3);
   matrix<float> y(n, m);
   for (auto _ : state) {
     kernels::log_softmax<float>(Backend{}, x, y);
@@ -111,7 +103,7 @@ template <class Backend>
 void BM_topk(benchmark::State& state) {
   bench::threads_from(state, 0);
   const index_t n = 1024, m = 12101, k = 10;
-  const auto x = random_matrix<float>(n, m, 4);
+  const auto x = bench::random_matrix<float>(n, m, 4);
   matrix<std::int32_t> idx(n, k);
   matrix<float> val(n, k);
   for (auto _ : state) {
@@ -129,8 +121,8 @@ template <class Backend>
 void BM_layer_norm(benchmark::State& state) {
   bench::threads_from(state, 0);
   const index_t n = 20480, c = 128;
-  const auto x = random_matrix<float>(n, c, 5);
-  const auto dy = random_matrix<float>(n, c, 6);
+  const auto x = bench::random_matrix<float>(n, c, 5);
+  const auto dy = bench::random_matrix<float>(n, c, 6);
   std::vector<float> g(c, 1.0f), b(c, 0.0f), mean(n), rstd(n), dg(c), db(c);
   matrix<float> y(n, c), dx(n, c);
   for (auto _ : state) {
@@ -148,8 +140,8 @@ template <class Backend>
 void BM_rms_norm(benchmark::State& state) {
   bench::threads_from(state, 0);
   const index_t n = 20480, c = 128;
-  const auto x = random_matrix<float>(n, c, 5);
-  const auto dy = random_matrix<float>(n, c, 6);
+  const auto x = bench::random_matrix<float>(n, c, 5);
+  const auto dy = bench::random_matrix<float>(n, c, 6);
   std::vector<float> g(c, 1.0f), rstd(n), dg(c);
   matrix<float> y(n, c), dx(n, c);
   for (auto _ : state) {
@@ -205,7 +197,7 @@ BENCHMARK_TEMPLATE(BM_adamw, backend::simd<>)->Arg(1)->Arg(2)->Unit(benchmark::k
 void BM_first_nonfinite(benchmark::State& state) {
   bench::threads_from(state, 0);
   const index_t n = 1'200'000;
-  const matrix<float> x = random_matrix<float>(1, n, 3);
+  const matrix<float> x = bench::random_matrix<float>(1, n, 3);
   const cspan<float> xs(x.data(), n);
   for (auto _ : state) benchmark::DoNotOptimize(kernels::first_nonfinite<float>(xs));
   state.SetItemsProcessed(state.iterations() * n);
@@ -215,7 +207,7 @@ BENCHMARK(BM_first_nonfinite)->Arg(1)->Arg(2)->Unit(benchmark::kMicrosecond)->Us
 
 void BM_sum_times_zero(benchmark::State& state) {
   const index_t n = 1'200'000;
-  const matrix<float> x = random_matrix<float>(1, n, 3);
+  const matrix<float> x = bench::random_matrix<float>(1, n, 3);
   for (auto _ : state) {
     float acc = 0;
     for (index_t i = 0; i < n; ++i) acc += x.data()[i] * 0.0f;
