@@ -25,6 +25,16 @@ std::vector<T> random_vector(index_t n, std::uint64_t seed, T scale = T(1)) {
   return v;
 }
 
+/// The exact score of code k for row i of x, in double: squared distance (l2) or dot product.
+inline double exact_score(metric m, const matrix<float>& x, const matrix<float>& c, index_t i, index_t k) {
+  double s = 0;
+  for (index_t j = 0; j < x.cols(); ++j) {
+    const double a = x(i, j), b = c(k, j);
+    s += m == metric::l2 ? (a - b) * (a - b) : a * b;
+  }
+  return s;
+}
+
 /// max |a − b| / max(1, |b|) over the elements.
 template <class A, class B>
 double max_rel_diff(const A& a, const B& b, index_t n) {

@@ -23,16 +23,6 @@ int main(int argc, char** argv) {
   return Catch::Session().run(argc, argv);
 }
 
-// The distance or dot product of x's row i and code c, in double: what a returned score means.
-double exact_score(metric m, const matrix<float>& x, index_t i, const matrix<float>& c, index_t code) {
-  double s = 0;
-  for (index_t j = 0; j < x.cols(); ++j) {
-    const double a = x(i, j), b = c(code, j);
-    s += m == metric::l2 ? (a - b) * (a - b) : a * b;
-  }
-  return s;
-}
-
 TEST_CASE("cuda nearest and nearest_topb equal the scalar reference", "[cuda]") {
   for (metric m : {metric::l2, metric::inner_product})
     for (index_t d : {3, 32, 33, 150})  // 150: three shared-memory chunks, the last partial
@@ -64,7 +54,7 @@ TEST_CASE("cuda nearest and nearest_topb equal the scalar reference", "[cuda]") 
             bool distinct = true;
             for (index_t i = 0; i < n; ++i)
               for (index_t b = 0; b < B; ++b) {
-                const double e = exact_score(m, x, i, c, bi_gpu(i, b));
+                const double e = test::exact_score(m, x, c, i, bi_gpu(i, b));
                 worst = std::max(worst, std::abs(e - bs_gpu(i, b)) / std::max(1.0, std::abs(e)));
                 for (index_t b2 = 0; b2 < b; ++b2) distinct = distinct && bi_gpu(i, b2) != bi_gpu(i, b);
               }

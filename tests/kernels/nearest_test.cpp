@@ -10,15 +10,7 @@ using namespace reg4rec;
 using simd_be = backend::simd<>;
 
 namespace {
-// Exact score of code k for row i, in double.
-double exact_score(metric m, const matrix<float>& x, const matrix<float>& c, index_t i, index_t k) {
-  double s = 0;
-  for (index_t j = 0; j < x.cols(); ++j) {
-    const double a = x(i, j), b = c(k, j);
-    s += m == metric::l2 ? (a - b) * (a - b) : a * b;
-  }
-  return s;
-}
+using test::exact_score;
 
 // The chosen code must be optimal up to float rounding, and its score must be right.
 void check_optimal(metric m, const matrix<float>& x, const matrix<float>& c,
