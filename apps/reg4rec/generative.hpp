@@ -123,6 +123,7 @@ inline model::generator_train_options train_preset(const run_settings& rs, const
   // a one-thread run of the same configuration that went on to epoch 20 reached 0.065).
   t.patience = rs.get_int("patience", 3);
   t.hold_out = rs.get_int("hold-out", 0);
+  t.ema = rs.get("ema", 0.0);
   t.seed = rs.seed;
   t.log = rs.log;
   t.nonfinite = nonfinite_policy(rs);
@@ -151,6 +152,7 @@ inline void write_train(io::json_writer& j, const model::generator_config& g, co
   j.field("best_epoch", h.best_epoch).field("best_validation_recall@10", h.best_metric);
   j.field("batch_size", t.batch_size).field("lr", t.lr).field("weight_decay", t.weight_decay).field("beam", beam);
   if (t.hold_out > 0) j.field("hold_out", t.hold_out);
+  if (t.ema > 0) j.field("ema", t.ema);
   j.key("epochs").begin_array();
   for (const auto& e : h.epochs) {
     j.begin_object().field("epoch", e.epoch).field("loss", e.loss).field("seconds", e.seconds);

@@ -38,7 +38,7 @@ inline const std::set<std::string>& numeric_options() {
                                        "skip-nonfinite", "embedding-dropout", "attention-dropout",
                                        "embedding-scale", "mpq-decorrelation", "reward-step-hit",
                                        "reward-global-path", "reward-category-hit", "reward-consistency",
-                                       "category-depth"};
+                                       "category-depth", "ema"};
   return o;
 }
 

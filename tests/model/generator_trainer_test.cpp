@@ -3,6 +3,7 @@
 // uninterrupted run does.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <cstdio>
 
 #include <reg4rec/decode/beam_search.hpp>
@@ -169,6 +170,69 @@ TEST_CASE("training resumed from its checkpoint matches an uninterrupted run", "
   const auto a = straight.params().values(), b = resumed.params().values();
   CHECK(std::equal(a.begin(), a.end(), b.begin()));
   std::remove(ckpt.c_str());
+}
+
+TEST_CASE("a weight average leaves training alone, is what the trainer returns, and resumes exactly",
+          "[model][trainer][ema]") {
+  rule_world w;
+  const data::leave_one_out_split split(w.dataset, {6});
+  auto cfg = tiny_config(model::encoder_attention::causal);
+  cfg.dropout = 0.1;
+  model::generator_train_options o;
+  o.epochs = 3;
+  o.batch_size = 64;
+  o.log = nullptr;
+  o.eval_every = 0;
+  auto make = [&](std::uint64_t seed) {
+    return model::sid_generator<float>(cfg, model::sid_layout::from_codes(w.codes), w.codes, seed);
+  };
+  auto plain = make(2);
+  model::train_generator<float>(plain, split, o);
+
+  const std::string ckpt = "/tmp/reg4rec_trainer_ema_" + std::to_string(::getpid()) + ".ckpt";
+  auto oe = o;
+  oe.ema = 0.9;
+  oe.checkpoint = ckpt;
+  auto averaged = make(2);
+  model::train_generator<float>(averaged, split, oe);
+  // The checkpoint holds the raw weights: the very weights of the run without averaging.
+  auto raw = make(77);
+  io::train_state ts;
+  io::load_checkpoint<float>(ckpt, raw.params(), nullptr, ts);
+  const auto p = plain.params().values(), r = raw.params().values(), a = averaged.params().values();
+  CHECK(std::equal(p.begin(), p.end(), r.begin()));
+  // The trainer returns the average, which lies near the raw weights but is not them.
+  CHECK_FALSE(std::equal(p.begin(), p.end(), a.begin()));
+  double diff = 0, norm = 0;
+  for (index_t i = 0; i < p.size(); ++i) {
+    diff += double(p[i] - a[i]) * double(p[i] - a[i]);
+    norm += double(p[i]) * double(p[i]);
+  }
+  CHECK(std::sqrt(diff) < 0.1 * std::sqrt(norm));
+
+  // Interrupted after one epoch and resumed: the same average, bit for bit.
+  auto first = oe;
+  first.epochs_this_run = 1;
+  auto part = make(2);
+  model::train_generator<float>(part, split, first);
+  auto rest = oe;
+  rest.resume = true;
+  auto resumed = make(99);
+  model::train_generator<float>(resumed, split, rest);
+  const auto b = resumed.params().values();
+  CHECK(std::equal(a.begin(), a.end(), b.begin()));
+
+  // Resuming with averaging from a checkpoint written without it is refused, naming the file.
+  auto no_avg = o;
+  no_avg.checkpoint = ckpt;
+  no_avg.epochs_this_run = 1;
+  std::remove((ckpt + ".ema").c_str());
+  auto again = make(2);
+  model::train_generator<float>(again, split, no_avg);
+  auto bad = make(2);
+  CHECK_THROWS_AS(model::train_generator<float>(bad, split, rest), checkpoint_error);
+  std::remove(ckpt.c_str());
+  std::remove((ckpt + ".ema").c_str());
 }
 
 TEST_CASE("hold_out = 1 trains exactly as on sequences without their last training item",

@@ -4,6 +4,7 @@
 
 #include <reg4rec/kernels.hpp>
 #include <reg4rec/optim.hpp>
+#include <reg4rec/optim/weight_average.hpp>
 
 #include "test_util.hpp"
 
@@ -72,4 +73,32 @@ TEST_CASE("learning-rate schedules", "[optim][schedule]") {
   CHECK(c(1000) == Approx(2.0));
   optim::lr_schedule bad{1.0, 10, 5};
   CHECK_THROWS_AS(bad(20), argument_error);
+}
+
+TEST_CASE("weight average: warm-up decay by hand, swap exchanges", "[optim][ema]") {
+  two_params m;  // every weight 1
+  optim::weight_average<double> avg(m.ps, 0.5);
+  // Update 0: d = min(0.5, 1/10) = 0.1; weights 3 → a = 0.1·1 + 0.9·3 = 2.8.
+  for (auto& x : m.ps.values()) x = 3.0;
+  avg.update(m.ps);
+  for (double a : avg.values()) CHECK(a == Approx(2.8));
+  // Update 1: d = min(0.5, 2/11); weights 5 → a = (2/11)·2.8 + (9/11)·5.
+  for (auto& x : m.ps.values()) x = 5.0;
+  avg.update(m.ps);
+  const double a1 = 2.0 / 11 * 2.8 + 9.0 / 11 * 5.0;
+  for (double a : avg.values()) CHECK(a == Approx(a1));
+  // From update 8 on, (1 + t)/(10 + t) > 0.5, so the decay is 0.5.
+  avg.set_updates(8);
+  for (auto& x : m.ps.values()) x = 1.0;
+  avg.update(m.ps);
+  const double a2 = 0.5 * a1 + 0.5;
+  for (double a : avg.values()) CHECK(a == Approx(a2));
+  CHECK(avg.updates() == 9);
+  avg.swap(m.ps);
+  for (double w : m.ps.values()) CHECK(w == Approx(a2));
+  for (double a : avg.values()) CHECK(a == 1.0);
+  CHECK_THROWS_AS(optim::weight_average<double>(m.ps, 1.0), error);
+  nn::parameter_store<double> other;
+  other.add("w", 1, 1, true);
+  CHECK_THROWS_AS(avg.update(other), error);
 }

@@ -35,6 +35,7 @@
 #include "reg4rec/optim/clip.hpp"
 #include "reg4rec/optim/nonfinite.hpp"
 #include "reg4rec/optim/schedule.hpp"
+#include "reg4rec/optim/weight_average.hpp"
 
 namespace reg4rec::model {
 
@@ -59,6 +60,10 @@ struct generator_train_options {
   // history), e.g. to keep them for PARS rewarded on targets the supervised model has not
   // fitted (pars_options::last_targets).
   index_t hold_out = 0;
+  // Decay of an exponential moving average of the weights (optim::weight_average; 0: off).
+  // When on, validation, the best model and the returned weights are the average; the
+  // checkpoint keeps it beside in <checkpoint>.ema.
+  double ema = 0;
   // A step with a NaN/Inf loss or gradient: stop (numerical_error naming the step, the parameter
   // and the last good checkpoint) or skip the batch (counted in train_history::skipped_steps).
   optim::nonfinite_policy nonfinite = optim::nonfinite_policy::stop;
@@ -170,6 +175,7 @@ train_history train_generator(sid_generator<T>& m, const data::leave_one_out_spl
   require(o.epochs >= 1 && o.batch_size >= 1 && o.tail_stride >= 1,
           "train_generator: epochs, batch_size and tail_stride must be positive");
   require(o.hold_out >= 0, "train_generator: hold_out must be >= 0, got ", o.hold_out);
+  require(o.ema >= 0 && o.ema < 1, "train_generator: ema must lie in [0, 1), got ", o.ema);
   require(split.n_items() == m.items(), "train_generator: the split has ", split.n_items(),
           " items, the model's code table ", m.items());
   const auto t_start = std::chrono::steady_clock::now();
@@ -194,6 +200,10 @@ train_history train_generator(sid_generator<T>& m, const data::leave_one_out_spl
   early_stopping<T> stopper(o.patience);
   optim::nonfinite_guard guard("train_generator", o.nonfinite);
   if (!o.checkpoint.empty()) guard.expect_checkpoint(o.checkpoint);
+  const bool averaging = o.ema > 0;
+  optim::weight_average<T> avg;
+  if (averaging) avg = optim::weight_average<T>(m.params(), o.ema);
+  const std::string avg_file = o.checkpoint + ".ema";
 
   if (o.resume && !o.checkpoint.empty() && std::ifstream(o.checkpoint).good()) {
     io::train_state ts;
@@ -201,6 +211,19 @@ train_history train_generator(sid_generator<T>& m, const data::leave_one_out_spl
     step = ts.step;
     first_epoch = static_cast<index_t>(ts.epoch);
     g.set_state(ts.rng);
+    if (averaging) {
+      if (!std::ifstream(avg_file).good())
+        throw checkpoint_error(avg_file, "file", "resuming with ema = " + std::to_string(o.ema) +
+                                                     " needs the weight average a run with ema writes here; it is missing");
+      io::train_state as;
+      avg.swap(m.params());
+      io::load_checkpoint<T>(avg_file, m.params(), nullptr, as);
+      avg.swap(m.params());
+      if (as.epoch != ts.epoch)
+        throw checkpoint_error(avg_file, "train.epoch", "holds the average after epoch " + std::to_string(as.epoch) +
+                                                            ", the checkpoint is at epoch " + std::to_string(ts.epoch));
+      avg.set_updates(as.step);
+    }
     if (ts.cursor.size() == 3) {
       const auto best_epoch = static_cast<index_t>(ts.cursor[0]);
       std::unique_ptr<sid_generator<T>> best;
@@ -268,6 +291,7 @@ train_history train_generator(sid_generator<T>& m, const data::leave_one_out_spl
       if (guard.check(loss, m.params(), epoch + 1, step)) {
         if (o.clip_norm > 0) optim::clip_grad_norm(m.params(), o.clip_norm);
         opt.step(m.params(), st, sched(step));
+        if (averaging) avg.update(m.params());
         loss_sum += loss;
         ++applied;
       }
@@ -290,11 +314,13 @@ train_history train_generator(sid_generator<T>& m, const data::leave_one_out_spl
 
     const bool validate_now = validate && o.eval_every > 0 && ((epoch + 1) % o.eval_every == 0 || epoch + 1 == o.epochs);
     if (validate_now) {
+      if (averaging) avg.swap(m.params());  // validate (and keep) the average
       const auto v = validate(m);
       rec.metric = v.metric;
       rec.ndcg = v.secondary;
       rec.best = stopper.update(epoch + 1, v.metric, m.params());
       if (rec.best && !o.checkpoint.empty()) m.save(o.checkpoint + ".best");
+      if (averaging) avg.swap(m.params());
       if (o.log)
         *o.log << "epoch " << epoch + 1 << ": validation " << v.metric << " (best " << stopper.best_metric()
                << " at epoch " << stopper.best_epoch() << ")\n";
@@ -304,6 +330,11 @@ train_history train_generator(sid_generator<T>& m, const data::leave_one_out_spl
       io::train_state ts{step, epoch + 1, g.state(),
                          {stopper.best_epoch(), stopper.bad(), static_cast<std::int64_t>(std::llround(stopper.best_metric() * 1e9))},
                          ""};
+      if (averaging) {
+        avg.swap(m.params());
+        io::save_checkpoint<T>(avg_file, m.params(), nullptr, io::train_state{avg.updates(), epoch + 1, {}, {}, ""});
+        avg.swap(m.params());
+      }
       io::save_checkpoint<T>(o.checkpoint, m.params(), &st, ts);
       guard.set_checkpoint(o.checkpoint, epoch + 1);
     }
@@ -313,6 +344,7 @@ train_history train_generator(sid_generator<T>& m, const data::leave_one_out_spl
       break;
     }
   }
+  if (averaging) avg.swap(m.params());  // the average, unless a validated best replaces it below
   stopper.restore(m.params());
   hist.best_epoch = stopper.best_epoch();
   hist.best_metric = stopper.best_metric();
