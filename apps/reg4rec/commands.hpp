@@ -47,16 +47,16 @@ inline void apply_threads(const args& a) {
 /// The value of a numeric override, checked against its range before any work starts (a bad
 /// value found after an hour of training is a bad value found too late).
 inline double checked_override(const args& a, const std::string& k) {
-  static const std::set<std::string> at_least_one{"epochs", "vae-epochs", "batch-size", "d-model", "heads", "d-ff",
+  static const std::set<std::string> at_least_one{"epochs", "vae-epochs", "batch-size", "d-model", "heads", "d-ff", "behaviour-dim",
                                                   "layers", "beam", "experts", "pars-epochs", "pars-paths",
                                                   "pars-users", "msra-steps"};
-  static const std::set<std::string> non_negative{"eval-every", "patience", "eval-users", "weight-decay", "pars-kl",
+  static const std::set<std::string> non_negative{"eval-every", "patience", "eval-users", "weight-decay", "pars-kl", "text-weight",
                                                   "pars-sft", "random-order", "item-level", "pars-max-users", "pars-beam", "pars-last", "hold-out", "skip-nonfinite", "mpq-candidates",
                                                   "mpq-decorrelation", "reward-step-hit", "reward-global-path",
                                                   "reward-category-hit", "reward-consistency", "category-depth"};
   static const std::set<std::string> positive{"lr", "pars-lr", "embedding-scale"};
   static const std::set<std::string> fraction{"dropout", "embedding-dropout", "attention-dropout", "label-smoothing", "ema"};
-  static const std::set<std::string> integral{"epochs", "vae-epochs", "batch-size", "d-model", "heads", "d-ff",
+  static const std::set<std::string> integral{"epochs", "vae-epochs", "batch-size", "d-model", "heads", "d-ff", "behaviour-dim",
                                               "layers", "beam", "experts", "pars-epochs", "pars-paths", "pars-users",
                                               "msra-steps", "eval-every", "patience", "eval-users", "corp-kmin",
                                               "random-order", "item-level", "pars-max-users", "skip-nonfinite", "mpq-candidates",

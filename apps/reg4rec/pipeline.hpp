@@ -38,7 +38,7 @@ inline const std::set<std::string>& numeric_options() {
                                        "skip-nonfinite", "embedding-dropout", "attention-dropout",
                                        "embedding-scale", "mpq-decorrelation", "reward-step-hit",
                                        "reward-global-path", "reward-category-hit", "reward-consistency",
-                                       "category-depth", "ema"};
+                                       "category-depth", "ema", "text-weight", "behaviour-dim"};
   return o;
 }
 
@@ -57,8 +57,8 @@ struct run_settings {
   std::map<std::string, double> overrides;
   std::string work_dir;       // where intermediate artefacts (tokenizers, checkpoints) go
   std::string features_path;  // item features from a .npy file instead of building them
-  /// Item features built once per run and shared by the models that need them.
-  std::shared_ptr<matrix<float>> features_cache = std::make_shared<matrix<float>>();
+  /// Item features built once per run (per feature mix) and shared by the models that need them.
+  std::shared_ptr<std::map<std::string, matrix<float>>> features_cache = std::make_shared<std::map<std::string, matrix<float>>>();
   std::string save_dir;       // when set, the runner saves its trained model there (model_store.hpp)
   bool evaluate_test = true;  // false: train (and validate) only; model_run::test stays empty
 

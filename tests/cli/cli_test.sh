@@ -201,6 +201,15 @@ models)
   grep -q '7 items x 5 dimensions' "$T/wrong_rows_report.out" || fail "features report of a hand-made .npy"
   run wrong_features 1 "$BIN" train --model tiger --data "$TINY" --out "$T/never" --features "$T/wrong_rows.npy" "${SMALL[@]}"
   [[ ! -e "$T/never" ]] || fail "a failed train left a model folder"
+  bad behaviour_dim_zero 2 "--behaviour-dim must be at least 1" "$BIN" train --model tiger --data "$TINY" --out "$T/never" \
+    --behaviour-dim 0
+
+  # Features built in the run: TIGER's RQ-VAE reads the behaviour-leaning mix, MPQ the default.
+  run pipeline_built 0 "$BIN" pipeline --data "$TINY" --model tiger,reg4rec-sft --out "$T/pipe_built" "${SMALL[@]}"
+  grep -q '"features": "\[text ; behaviour 256 wide\], text weight 0.5' "$T/pipe_built/tiger/metrics.json" ||
+    fail "pipeline: TIGER's feature mix not recorded"
+  grep -q '"features": "\[text ; behaviour 128 wide\], text weight 1,' "$T/pipe_built/reg4rec-sft/metrics.json" ||
+    fail "pipeline: REG4Rec's feature mix not recorded"
 
   # REG4Rec: SFT, PARS + MSRA, evaluate with CORP, recommend with the reasoning path.
   run train_sft 0 "$BIN" train --model reg4rec-sft --data "$TINY" --out "$T/sft" --features "$T/features.npy" "${SMALL[@]}"
