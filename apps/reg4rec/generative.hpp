@@ -24,8 +24,6 @@
 
 namespace reg4rec::cli {
 
-/// Item features: --features FILE.npy when given, else [text ; behaviour] built from the data
-/// (once per run: later models reuse them).
 /// A model's mix of the built features: text weight (behaviour 1) and behaviour width, each
 /// overridable (--text-weight, --behaviour-dim) for every model of the run.
 struct feature_mix {
