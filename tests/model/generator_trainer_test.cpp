@@ -60,6 +60,16 @@ model::generator_config tiny_config(model::encoder_attention a) {
   c.attention = a;
   return c;
 }
+
+// Quiet training options without validation: `epochs` epochs of 64-target batches.
+model::generator_train_options quiet_options(index_t epochs) {
+  model::generator_train_options o;
+  o.epochs = epochs;
+  o.batch_size = 64;
+  o.log = nullptr;
+  o.eval_every = 0;
+  return o;
+}
 }  // namespace
 
 TEST_CASE("the generator learns a next-item rule to near-perfect recall", "[model][trainer][training][slow]") {
@@ -141,12 +151,8 @@ TEST_CASE("training resumed from its checkpoint matches an uninterrupted run", "
   const data::leave_one_out_split split(w.dataset, {6});
   auto cfg = tiny_config(model::encoder_attention::causal);
   cfg.dropout = 0.1;
-  model::generator_train_options o;
-  o.epochs = 4;
-  o.batch_size = 64;
+  auto o = quiet_options(4);
   o.order = model::train_order::random;
-  o.log = nullptr;
-  o.eval_every = 0;
 
   model::sid_generator<float> straight(cfg, model::sid_layout::from_codes(w.codes), w.codes, 2);
   model::train_generator<float>(straight, split, o);
@@ -178,11 +184,7 @@ TEST_CASE("a weight average leaves training alone, is what the trainer returns, 
   const data::leave_one_out_split split(w.dataset, {6});
   auto cfg = tiny_config(model::encoder_attention::causal);
   cfg.dropout = 0.1;
-  model::generator_train_options o;
-  o.epochs = 3;
-  o.batch_size = 64;
-  o.log = nullptr;
-  o.eval_every = 0;
+  const auto o = quiet_options(3);
   auto make = [&](std::uint64_t seed) {
     return model::sid_generator<float>(cfg, model::sid_layout::from_codes(w.codes), w.codes, seed);
   };
@@ -255,11 +257,7 @@ TEST_CASE("hold_out = 1 trains exactly as on sequences without their last traini
   REQUIRE(cut_split.train(0).size() + 1 == full_split.train(0).size());
 
   const auto cfg = tiny_config(model::encoder_attention::causal);
-  model::generator_train_options o;
-  o.epochs = 2;
-  o.batch_size = 64;
-  o.log = nullptr;
-  o.eval_every = 0;
+  const auto o = quiet_options(2);
   model::sid_generator<float> held(cfg, model::sid_layout::from_codes(w.codes), w.codes, 3);
   model::sid_generator<float> shortened(cfg, model::sid_layout::from_codes(w.codes), w.codes, 3);
   auto oh = o;
