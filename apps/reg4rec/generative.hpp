@@ -35,14 +35,21 @@ inline feature_mix feature_mix_of(const run_settings& rs, feature_mix preset) {
   return {rs.get("text-weight", preset.text_weight), rs.get_int("behaviour-dim", preset.behaviour_dim)};
 }
 
+/// What a tokenizer is fitted on (metrics.json; the feature cache's key): the --features file,
+/// or the mix built from the data.
+inline std::string describe_features(const run_settings& rs, feature_mix mix) {
+  if (!rs.features_path.empty()) return rs.features_path;
+  char s[96];
+  std::snprintf(s, sizeof s, "[text ; behaviour %lld wide], text weight %g, behaviour weight 1",
+                static_cast<long long>(mix.behaviour_dim), mix.text_weight);
+  return s;
+}
+
 /// The tokenizer's input: --features FILE for every model, else [w_t·text ; w_b·behaviour]
 /// built from the data with `mix` (once per mix and run).
 inline const matrix<float>& item_vectors(const dataset& ds, const data::leave_one_out_split& split, const run_settings& rs,
                                          feature_mix mix = {}) {
-  const std::string key = rs.features_path.empty()
-                              ? std::to_string(mix.text_weight) + "/" + std::to_string(mix.behaviour_dim)
-                              : "file";
-  auto& x = (*rs.features_cache)[key];
+  auto& x = (*rs.features_cache)[describe_features(rs, mix)];
   if (x.size() > 0) return x;
   if (!rs.features_path.empty()) {
     x = io::read_npy<float>(rs.features_path);
@@ -65,15 +72,6 @@ inline std::vector<std::int64_t> train_popularity(const data::leave_one_out_spli
   for (index_t u = 0; u < split.n_users(); ++u)
     for (auto it : split.train(u)) ++pop[it];
   return pop;
-}
-
-/// What a tokenizer was fitted on, for metrics.json.
-inline std::string describe_features(const run_settings& rs, feature_mix mix) {
-  if (!rs.features_path.empty()) return rs.features_path;
-  char s[96];
-  std::snprintf(s, sizeof s, "[text ; behaviour %lld wide], text weight %g, behaviour weight 1",
-                static_cast<long long>(mix.behaviour_dim), mix.text_weight);
-  return s;
 }
 
 inline void write_stats(io::json_writer& j, const quant::sid_stats& s, double fit_seconds, index_t dedup_range,

@@ -175,6 +175,7 @@ int cmd_tokenize(const std::vector<std::string>& argv) {
   const data::leave_one_out_split split(ds.sequences, {20});
   const auto mix = cli::feature_mix_of(rs, {});
   const auto x = cli::item_vectors(ds, split, rs, mix);
+  const std::string features = cli::describe_features(rs, mix);
   const auto reports = cli::tokenize_all(x, methods, rs);
   const std::string out = a.get("out", "out/" + ds.name + "/tokenizers");
   cli::make_dirs(out);
@@ -183,7 +184,7 @@ int cmd_tokenize(const std::vector<std::string>& argv) {
   for (const auto& r : reports) {
     io::write_npy<std::int32_t>(out + "/" + r.method + ".codes.npy", r.codes);
     j.begin_object().field("method", r.method).field("reconstruction_mse", r.reconstruction).key("stats");
-    cli::write_stats(j, r.stats, r.fit_seconds, 0, cli::describe_features(rs, mix));
+    cli::write_stats(j, r.stats, r.fit_seconds, 0, features);
     j.end_object();
   }
   j.end_array();

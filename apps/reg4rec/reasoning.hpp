@@ -19,6 +19,7 @@ struct reg4rec_assets {
   matrix<std::int32_t> codes;
   quant::sid_stats stats, raw_stats;  // after / before collision handling
   double tokenizer_seconds = 0;
+  std::string features;  // what MPQ was fitted on (describe_features)
   quant::posting_index posting;
   quant::token_category_table categories;
   std::vector<std::int32_t> item_category;
@@ -38,7 +39,9 @@ inline std::unique_ptr<reg4rec_assets> build_reg4rec_assets(const dataset& ds, c
                                                             const run_settings& rs) {
   auto a = std::make_unique<reg4rec_assets>();
   const auto t0 = std::chrono::steady_clock::now();
-  const auto& x = item_vectors(ds, split, rs, feature_mix_of(rs, {}));
+  const auto mix = feature_mix_of(rs, {});
+  const auto& x = item_vectors(ds, split, rs, mix);
+  a->features = describe_features(rs, mix);
   a->popularity = train_popularity(split);
   quant::mpq_config qc;
   qc.experts = a->experts = rs.get_int("experts", 4);
@@ -254,9 +257,7 @@ inline model_run run_reg4rec(const dataset& ds, const data::leave_one_out_split&
   add_pars_curves(r, "reg4rec (PARS + MSRA)", ph, double(sft_hist.epochs.size()));
   if (rs.evaluate_test) r.test = evaluate_reg4rec(*full, *a, split, rs, true, "reg4rec");
   const auto po = pars_preset(rs, rs.get_int("msra-steps", 3));
-  r.tokenizer = [s = a->stats, fs = a->tokenizer_seconds, f = describe_features(rs, feature_mix_of(rs, {}))](io::json_writer& j) {
-    write_stats(j, s, fs, 0, f);
-  };
+  r.tokenizer = [s = a->stats, fs = a->tokenizer_seconds, f = a->features](io::json_writer& j) { write_stats(j, s, fs, 0, f); };
   r.config = [gcfg, t, sft_hist, po, ph, bo = reg4rec_beam(rs), co = corp_preset(rs)](io::json_writer& j) {
     j.begin_object().key("sft");
     write_train(j, gcfg, t, sft_hist, bo.beam);
@@ -291,9 +292,7 @@ inline model_run run_reg4rec_sft(const dataset& ds, const data::leave_one_out_sp
   add_tokenizer_curves(r, "mpq", a->tokenizer->history(), a->stats.utilisation);
   add_train_curves(r, "reg4rec-sft", hist);
   if (rs.evaluate_test) r.test = evaluate_reg4rec(*gen, *a, split, rs, false, "reg4rec-sft");
-  r.tokenizer = [s = a->stats, fs = a->tokenizer_seconds, f = describe_features(rs, feature_mix_of(rs, {}))](io::json_writer& j) {
-    write_stats(j, s, fs, 0, f);
-  };
+  r.tokenizer = [s = a->stats, fs = a->tokenizer_seconds, f = a->features](io::json_writer& j) { write_stats(j, s, fs, 0, f); };
   const auto bo = reg4rec_beam(rs);
   r.config = [gcfg, t, hist, bo](io::json_writer& j) { write_train(j, gcfg, t, hist, bo.beam); };
   if (!rs.save_dir.empty())

@@ -4,7 +4,6 @@
 
 #include <reg4rec/kernels.hpp>
 #include <reg4rec/optim.hpp>
-#include <reg4rec/optim/weight_average.hpp>
 
 #include "test_util.hpp"
 
