@@ -51,7 +51,7 @@ inline double checked_override(const args& a, const std::string& k) {
                                                   "layers", "beam", "experts", "pars-epochs", "pars-paths",
                                                   "pars-users", "msra-steps"};
   static const std::set<std::string> non_negative{"eval-every", "patience", "eval-users", "weight-decay", "pars-kl", "text-weight",
-                                                  "pars-sft", "random-order", "item-level", "pars-max-users", "pars-beam", "pars-last", "hold-out", "skip-nonfinite", "mpq-candidates",
+                                                  "pars-sft", "random-order", "item-level", "modal-experts", "pars-max-users", "pars-beam", "pars-last", "hold-out", "skip-nonfinite", "mpq-candidates",
                                                   "mpq-decorrelation", "reward-step-hit", "reward-global-path",
                                                   "reward-category-hit", "reward-consistency", "category-depth"};
   static const std::set<std::string> positive{"lr", "pars-lr", "embedding-scale"};
@@ -59,7 +59,7 @@ inline double checked_override(const args& a, const std::string& k) {
   static const std::set<std::string> integral{"epochs", "vae-epochs", "batch-size", "d-model", "heads", "d-ff", "behaviour-dim",
                                               "layers", "beam", "experts", "pars-epochs", "pars-paths", "pars-users",
                                               "msra-steps", "eval-every", "patience", "eval-users", "corp-kmin",
-                                              "random-order", "item-level", "pars-max-users", "skip-nonfinite", "mpq-candidates",
+                                              "random-order", "item-level", "modal-experts", "pars-max-users", "skip-nonfinite", "mpq-candidates",
                                               "category-depth", "pars-beam", "pars-last", "hold-out"};
   const double v = a.get_double(k, 0);
   auto bad = [&](const char* what) { throw usage_error("--" + k + " " + what + ", got '" + a.get(k, "") + "'"); };
@@ -212,14 +212,14 @@ inline void report_features(const matrix<float>& x, const dataset* ds, index_t n
 }
 
 inline int cmd_features(const std::vector<std::string>& argv, const char* argv0) {
-  const args a(argv, {"data", "out", "features", "text-dim", "behaviour-dim", "text-weight", "behaviour-weight", "neighbours",
-                      "threads"},
+  const args a(argv, {"data", "out", "features", "for", "text-dim", "behaviour-dim", "text-weight", "behaviour-weight",
+                      "neighbours", "threads"},
                {"quiet"});
   apply_threads(a);
   std::ostream* log = a.has("quiet") ? nullptr : &std::clog;
   const index_t neighbours = a.get_int("neighbours", 5);
   if (a.has("features")) {
-    for (const char* k : {"out", "text-dim", "behaviour-dim", "text-weight", "behaviour-weight"})
+    for (const char* k : {"out", "for", "text-dim", "behaviour-dim", "text-weight", "behaviour-weight"})
       if (a.has(k)) throw usage_error(std::string("--") + k + " builds features; --features FILE.npy reports on an existing file");
     const std::string path = a.get("features", "");
     const auto header = io::read_npy_header(path);
@@ -240,10 +240,16 @@ inline int cmd_features(const std::vector<std::string>& argv, const char* argv0)
   const std::string out = a.get("out", "out/" + ds.name + "/features.npy");
   if (out.size() < 4 || out.compare(out.size() - 4, 4, ".npy") != 0)
     throw usage_error("--out must name a .npy file, got '" + out + "'");
+  // --for: the mix the pipeline builds for that model's tokenizer, so that a file passed back
+  // with --features gives the model what the presets give it.
+  const std::string target = a.get("for", "reg4rec");
+  if (target != "tiger" && target != "reg4rec")
+    throw usage_error("--for must be tiger or reg4rec, got '" + target + "'");
+  const feature_mix mix = target == "tiger" ? tiger_feature_mix : reg4rec_feature_mix;
   data::item_feature_options o;
   o.text.dim = a.get_int("text-dim", o.text.dim);
-  o.behaviour.dim = a.get_int("behaviour-dim", o.behaviour.dim);
-  o.text_weight = a.get_double("text-weight", o.text_weight);
+  o.behaviour.dim = a.get_int("behaviour-dim", mix.behaviour_dim);
+  o.text_weight = a.get_double("text-weight", mix.text_weight);
   o.behaviour_weight = a.get_double("behaviour-weight", o.behaviour_weight);
   if (o.text.dim < 1 || o.behaviour.dim < 1) throw usage_error("--text-dim and --behaviour-dim must be at least 1");
   o.log = log;

@@ -31,6 +31,12 @@ struct feature_mix {
   index_t behaviour_dim = 128;
 };
 
+/// The mixes the presets build: TIGER's RQ-VAE leans on behaviour (Beauty test R@10 +0.002
+/// alone, +0.0045 with the weight average: docs/reproduction.md); REG4Rec's MPQ wants the
+/// features defaults (on TIGER's mix its tokens are harder to predict, R@10 −0.010).
+inline constexpr feature_mix tiger_feature_mix{0.5, 256};
+inline constexpr feature_mix reg4rec_feature_mix{1.0, 128};
+
 inline feature_mix feature_mix_of(const run_settings& rs, feature_mix preset) {
   return {rs.get("text-weight", preset.text_weight), rs.get_int("behaviour-dim", preset.behaviour_dim)};
 }
@@ -64,6 +70,21 @@ inline const matrix<float>& item_vectors(const dataset& ds, const data::leave_on
   o.behaviour.dim = mix.behaviour_dim;
   x = data::item_features(*ds.items, split, o);
   return x;
+}
+
+/// MMQ (--modal-experts K ≥ 1): K of MPQ's experts read only the text block of the built
+/// features and K only the behaviour block, the others all of it. A --features file has no
+/// known layout, so it is refused there.
+inline std::vector<quant::column_range> mpq_expert_inputs(const run_settings& rs, index_t experts) {
+  const index_t k = rs.get_int("modal-experts", 0);
+  if (k == 0) return {};
+  if (!rs.features_path.empty())
+    throw usage_error("--modal-experts needs the built [text ; behaviour] features: the blocks of --features " +
+                      rs.features_path + " are unknown");
+  if (2 * k > experts)
+    throw usage_error("--modal-experts " + std::to_string(k) + " needs at least " + std::to_string(2 * k) +
+                      " experts (--experts), got " + std::to_string(experts));
+  return quant::modality_experts(experts, k, data::item_feature_options{}.text.dim);
 }
 
 /// Training interaction counts of every item (popularity for collision ranking).
@@ -201,7 +222,7 @@ inline model_run run_tiger(const dataset& ds, const data::leave_one_out_split& s
   // behaviour block. With the weight average below, Beauty TIGER test R@10 0.0686 → 0.0721,
   // N@10 0.0364 → 0.0394 over the equal-weight, 128-wide mix (docs/reproduction.md); MPQ's
   // tokens got harder to predict on it, so REG4Rec keeps the default mix.
-  const auto mix = feature_mix_of(rs, {0.5, 256});
+  const auto mix = feature_mix_of(rs, tiger_feature_mix);
   const auto& x = item_vectors(ds, split, rs, mix);
   const auto pop = train_popularity(split);
   // Tokenizer: RQ-VAE, 3 levels × 256 codes, plus the dedup token.

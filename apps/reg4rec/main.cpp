@@ -151,7 +151,8 @@ int cmd_pipeline(const std::vector<std::string>& argv) {
 
 // reg4rec tokenize: tokenizers side by side on a dataset's item features.
 int cmd_tokenize(const std::vector<std::string>& argv) {
-  const args a(argv, {"data", "method", "preset", "out", "seed", "vae-epochs", "experts", "features", "threads", "skip-nonfinite"},
+  const args a(argv, {"data", "method", "preset", "out", "seed", "vae-epochs", "experts", "modal-experts", "features", "threads",
+                      "skip-nonfinite"},
                {"quiet"});
   cli::run_settings rs;
   rs.level = cli::parse_preset(a.get("preset", "quick"));
@@ -159,7 +160,7 @@ int cmd_tokenize(const std::vector<std::string>& argv) {
   rs.features_path = a.get("features", "");
   rs.log = a.has("quiet") ? nullptr : &std::clog;
   cli::apply_threads(a);
-  for (const char* k : {"vae-epochs", "experts", "skip-nonfinite"})
+  for (const char* k : {"vae-epochs", "experts", "modal-experts", "skip-nonfinite"})
     if (a.has(k)) rs.overrides[k] = cli::checked_override(a, k);
   std::vector<std::string> methods;
   const std::string which = a.get("method", "all");
@@ -207,15 +208,15 @@ const std::map<std::string, command>& commands() {
         cmd_ablation}},
       {"features",
        {"build a dataset's [text ; behaviour] item features as .npy, or report on a .npy file",
-        "reg4rec features [--data DIR] [--out FILE.npy] [--text-dim N] [--behaviour-dim N] [--text-weight W]\n"
-        "                        [--behaviour-weight W] [--neighbours N] [--threads N] [--quiet]\n"
+        "reg4rec features [--data DIR] [--out FILE.npy] [--for tiger|reg4rec] [--text-dim N] [--behaviour-dim N]\n"
+        "                        [--text-weight W] [--behaviour-weight W] [--neighbours N] [--threads N] [--quiet]\n"
         "       reg4rec features --features FILE.npy [--data DIR] [--neighbours N]",
         [](const std::vector<std::string>& v) { return cli::cmd_features(v, g_argv0); }}},
       {"tokenize",
        {"compare tokenizers (utilisation, collisions, SC, PD) on a dataset's items",
         "reg4rec tokenize [--data DIR] [--method all|rq-kmeans,rq-vae,r3-vae,mpq] [--preset quick|full]\n"
-        "                        [--vae-epochs N] [--experts M] [--features FILE.npy] [--out DIR] [--seed S] [--threads N]\n"
-        "                        [--skip-nonfinite 0|1] [--quiet]",
+        "                        [--vae-epochs N] [--experts M] [--modal-experts K] [--features FILE.npy] [--out DIR] [--seed S]\n"
+        "                        [--threads N] [--skip-nonfinite 0|1] [--quiet]",
         cmd_tokenize}},
       {"train",
        {"train one model (sasrec, tiger, reg4rec-sft, reg4rec) and save it as a model folder",

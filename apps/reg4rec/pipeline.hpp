@@ -36,7 +36,7 @@ inline const std::set<std::string>& numeric_options() {
                                        "pars-kl", "pars-sft", "pars-paths", "pars-beam", "pars-last", "hold-out", "pars-users", "msra-steps", "msra-gamma",
                                        "corp-theta", "corp-kmin", "item-level", "pars-max-users", "mpq-candidates",
                                        "skip-nonfinite", "embedding-dropout", "attention-dropout",
-                                       "embedding-scale", "mpq-decorrelation", "reward-step-hit",
+                                       "embedding-scale", "mpq-decorrelation", "modal-experts", "reward-step-hit",
                                        "reward-global-path", "reward-category-hit", "reward-consistency",
                                        "category-depth", "ema", "text-weight", "behaviour-dim"};
   return o;

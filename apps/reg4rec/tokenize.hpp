@@ -71,6 +71,7 @@ inline std::vector<tokenizer_report> tokenize_all(cmatrix_view<float> x, const s
       quant::mpq_config c;
       c.epochs = epochs;
       c.experts = rs.get_int("experts", 4);
+      c.expert_inputs = mpq_expert_inputs(rs, c.experts);
       quant::reg4rec_mpq q(c);
       out.push_back(run_tokenizer(m, q, x, fo));
     } else {

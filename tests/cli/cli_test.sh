@@ -174,6 +174,17 @@ models)
   run features_build 0 "$BIN" features --data "$TINY" --out "$T/features.npy" --quiet
   run features_report 0 "$BIN" features --features "$T/features.npy" --data "$TINY"
   grep -q '320 items x 384 dimensions' "$T/features_report.out" || fail "features report: shape line"
+  # --for tiger builds the mix the presets give TIGER's RQ-VAE (behaviour 256 wide).
+  run features_tiger 0 "$BIN" features --data "$TINY" --for tiger --out "$T/features_tiger.npy" --quiet
+  run features_tiger_report 0 "$BIN" features --features "$T/features_tiger.npy"
+  grep -q '320 items x 512 dimensions' "$T/features_tiger_report.out" || fail "features --for tiger: shape line"
+  bad features_for 2 "--for must be tiger or reg4rec" "$BIN" features --data "$TINY" --for sasrec --out "$T/x.npy"
+  # MMQ's modality experts need the built features (a file's blocks are unknown) and 2K experts.
+  bad modal_with_file 2 "--modal-experts needs the built" "$BIN" train --model reg4rec-sft --data "$TINY" --out "$T/never" \
+    --features "$T/features.npy" --modal-experts 1 "${SMALL[@]}"
+  bad modal_too_many 2 "--modal-experts 3 needs at least 6 experts" "$BIN" train --model reg4rec-sft --data "$TINY" \
+    --out "$T/never" --modal-experts 3 "${SMALL[@]}"
+  [[ ! -e "$T/never" ]] || fail "a usage error left a model folder"
 
   # TIGER: train, replace, evaluate, recommend.
   run train_tiger 0 "$BIN" train --model tiger --data "$TINY" --out "$T/tiger" --features "$T/features.npy" "${SMALL[@]}"
@@ -222,6 +233,11 @@ models)
   grep -q '"corp": true' "$T/val.json" || fail "evaluate: CORP not recorded"
   run recommend_corp 0 "$BIN" recommend --model-dir "$T/sft-aligned" --user 3 --k 3 --no-corp
   grep -q 'path: c[0-9]:[0-9]* \[' "$T/recommend_corp.out" || fail "recommend reg4rec: no path with categories"
+
+  # MMQ: REG4Rec-SFT whose MPQ has a text and a behaviour expert beside two shared ones.
+  run train_mmq 0 "$BIN" train --model reg4rec-sft --data "$TINY" --out "$T/mmq" --modal-experts 1 "${SMALL[@]}"
+  run evaluate_mmq 0 "$BIN" evaluate --model-dir "$T/mmq" --stage validation --users 50 --out "$T/mmq_val.json" --quiet
+  grep -q '"recall@10"' "$T/mmq_val.json" || fail "evaluate of an MMQ model: no metrics"
 
   # SASRec: train, evaluate, recommend.
   run train_sasrec 0 "$BIN" train --model sasrec --data "$TINY" --out "$T/sasrec" --epochs 1 --d-model 16 --quiet

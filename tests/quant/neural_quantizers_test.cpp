@@ -123,7 +123,9 @@ TEST_CASE("neural quantizers refuse bad input", "[quant][errors]") {
   matrix<std::int32_t> bad_codes(1, 2);
   matrix<float> out(1, 32);
   CHECK_THROWS_AS(m.decode(bad_codes, out), dimension_error);
-  CHECK_THROWS_AS(quant::mpq<>(quant::mpq_config{0}), argument_error);
+  quant::mpq_config no_experts;
+  no_experts.experts = 0;
+  CHECK_THROWS_AS(quant::mpq<>(no_experts), argument_error);
 }
 
 TEST_CASE("mpq: loss falls, every expert's codebook is used, tokens are per-expert argmin", "[quant][mpq]") {
@@ -215,6 +217,80 @@ TEST_CASE("mpq: the orthogonality gradient matches finite differences", "[quant]
       CHECK(double(ps.grads()[e.offset + k]) == Approx(numeric).margin(2e-3).epsilon(2e-2));
     }
   }
+}
+
+TEST_CASE("mmq: modality experts read only their block; grouped orthogonality; save and load", "[quant][mpq][mmq]") {
+  // x = [a (12 columns) ; b (20 columns)]: two blocks of clustered data.
+  const auto a = clustered(1024, 12, 5), b = clustered(1024, 20, 6);
+  matrix<float> x(1024, 32);
+  x << a, b;
+  quant::mpq_config c;
+  c.experts = 4;
+  c.codebook_size = 16;
+  c.latent_dim = 8;
+  c.expert_hidden = {32};
+  c.decoder_hidden = {32};
+  c.epochs = 10;
+  c.batch_size = 512;
+  c.gamma = 1.0;
+  c.expert_inputs = quant::modality_experts(4, 1, 12);  // 2 shared, 1 over a, 1 over b
+  REQUIRE(c.expert_inputs.size() == 4);
+  CHECK(c.expert_inputs[2].first == 0);
+  CHECK(c.expert_inputs[2].count == 12);
+  CHECK(c.expert_inputs[3].first == 12);
+  quant::reg4rec_mpq m(c);
+  m.fit(x, quiet());
+  CHECK(m.history().back().loss < m.history().front().loss);
+  CHECK(m.params().find("expert.2.0.weight").rows == 12);  // each expert's first layer is as wide as its block
+  CHECK(m.params().find("expert.3.0.weight").rows == 20);
+  const auto codes = m.encode(x);
+  // Change block b only: the expert over a keeps every token, the one over b does not.
+  matrix<float> x2 = x;
+  x2.rightCols(20) = clustered(1024, 20, 7);
+  const auto codes2 = m.encode(x2);
+  CHECK(codes2.col(2) == codes.col(2));
+  CHECK(codes2.col(3) != codes.col(3));
+  CHECK(codes2.col(0) != codes.col(0));
+
+  // The orthogonality term pairs only experts reading the same columns (0 and 1): its gradient
+  // matches finite differences and leaves the modality experts alone.
+  auto& ps = m.params();
+  for (const char* name : {"expert.0.0.weight", "expert.1.0.bias"}) {
+    const auto& e = ps.find(name);
+    for (index_t k = 0; k < 3; ++k) {
+      float& v = ps.values()[e.offset + k];
+      const float keep = v, h = 1e-3f;
+      v = keep + h;
+      const double up = m.expert_overlap();
+      v = keep - h;
+      const double down = m.expert_overlap();
+      v = keep;
+      ps.zero_grad();
+      m.expert_overlap(true);
+      CHECK(double(ps.grads()[e.offset + k]) == Approx((up - down) / (2 * h)).margin(2e-3).epsilon(2e-2));
+    }
+  }
+  ps.zero_grad();
+  m.expert_overlap(true);
+  for (const char* name : {"expert.2.0.weight", "expert.3.0.weight"}) {
+    const auto& e = ps.find(name);
+    for (index_t k = 0; k < e.rows * e.cols; ++k) REQUIRE(ps.grads()[e.offset + k] == 0.0f);
+  }
+
+  const auto path = temp("mmq.bin");
+  m.save(path);
+  quant::reg4rec_mpq l;
+  l.load(path);
+  CHECK(l.encode(x) == codes);
+  std::remove(path.c_str());
+
+  // Bad ranges are refused before any work.
+  quant::mpq_config bad = c;
+  bad.expert_inputs = {{0, 0}, {0, 0}, {0, 12}, {12, 40}};
+  CHECK_THROWS_AS(quant::reg4rec_mpq(bad).fit(x, quiet()), argument_error);
+  bad.expert_inputs.pop_back();
+  CHECK_THROWS_AS(quant::reg4rec_mpq(bad), argument_error);
+  CHECK_THROWS_AS(quant::modality_experts(4, 3, 12), argument_error);
 }
 
 TEST_CASE("mpq: the experts' cross-correlation term and its gradient", "[quant][mpq][gradcheck]") {

@@ -16,6 +16,11 @@
 //
 // The M tokens of an item are unordered: the item is the set {(r, c_r)} (canonically the
 // tuple ordered by r). decode() has no router input, so it gates with the mean training gates.
+//
+// MMQ (SPEC §3.6) is the same model with experts that read only some columns of x
+// (mpq_config::expert_inputs): shared experts over the whole [text ; behaviour] vector beside
+// modality-specific experts over one block. The router still reads all of x and gates every
+// expert; the orthogonality term acts within each group of experts reading the same columns.
 #pragma once
 
 #include <chrono>
@@ -43,6 +48,11 @@
 
 namespace reg4rec::quant {
 
+/// Columns [first, first + count) of the item vectors; count 0: every column.
+struct column_range {
+  index_t first = 0, count = 0;
+};
+
 struct mpq_config {
   index_t experts = 4;                           // M
   index_t codebook_size = 256;                   // D
@@ -58,7 +68,22 @@ struct mpq_config {
   double weight_decay = 0.0;
   bool kmeans_init = true;
   index_t dead_code_reset = 20;  // steps a code may stay unused before it is reset (0: never)
+  /// MMQ: the columns each expert reads (one entry per expert); empty: all of x for every expert.
+  std::vector<column_range> expert_inputs;
 };
+
+/// MMQ's expert inputs for x = [text (text_dim columns) ; the rest]: `per_modality` experts
+/// over the text block, as many over the rest, and the other experts shared over all of x
+/// (listed first).
+inline std::vector<column_range> modality_experts(index_t experts, index_t per_modality, index_t text_dim) {
+  require(per_modality >= 0 && 2 * per_modality <= experts, "modality_experts: ", per_modality,
+          " experts per modality need at least ", 2 * per_modality, " experts, got ", experts);
+  require(text_dim >= 1, "modality_experts: the text block needs at least one column");
+  std::vector<column_range> in(static_cast<std::size_t>(experts - 2 * per_modality));
+  for (index_t k = 0; k < per_modality; ++k) in.push_back({0, text_dim});
+  for (index_t k = 0; k < per_modality; ++k) in.push_back({text_dim, 0});  // to the end: set by the fit
+  return in;
+}
 
 /// Σ_{a<b} ‖Ẑ_aᵀẐ_b / n‖²_F / h over the experts' latents z[r] (n × h each), Ẑ the column-
 /// standardised z (batch mean 0, variance 1 + ε): the mean squared correlation between a
@@ -121,6 +146,8 @@ class mpq {
     require(cfg_.codebook_size >= 2 && cfg_.latent_dim >= 1, "mpq: codebook size ≥ 2 and latent dimension ≥ 1 needed");
     require(cfg_.batch_size >= cfg_.codebook_size || !cfg_.kmeans_init, "mpq: batch_size ", cfg_.batch_size,
             " is smaller than the codebook size ", cfg_.codebook_size);
+    require(cfg_.expert_inputs.empty() || static_cast<index_t>(cfg_.expert_inputs.size()) == cfg_.experts,
+            "mpq: expert_inputs has ", cfg_.expert_inputs.size(), " entries for ", cfg_.experts, " experts");
   }
 
   const mpq_config& config() const noexcept { return cfg_; }
@@ -201,7 +228,8 @@ class mpq {
     check_ready("mpq::expert_latents", x);
     matrix<float> z(x.rows(), cfg_.latent_dim);
     parallel_for(0, x.rows(), 512, [&](index_t lo, index_t hi) {
-      experts_[r].infer(x.middle_rows(lo, hi - lo), matrix_view<float>(z).middle_rows(lo, hi - lo), thread_workspace());
+      experts_[r].infer(input(x.middle_rows(lo, hi - lo), r), matrix_view<float>(z).middle_rows(lo, hi - lo),
+                        thread_workspace());
     });
     return z;
   }
@@ -287,6 +315,11 @@ class mpq {
     ints.insert(ints.end(), cfg_.decoder_hidden.begin(), cfg_.decoder_hidden.end());
     w.put("config.int", ints);
     w.put("config.real", std::vector<double>{cfg_.beta, cfg_.gamma});
+    if (!cfg_.expert_inputs.empty()) {
+      std::vector<std::int64_t> in;
+      for (const auto& c : inputs_) in.insert(in.end(), {c.first, c.count});
+      w.put("config.expert_inputs", in);
+    }
     w.put_string("distance", Distance::name);
     w.put("mean_gates", mean_gates_);
     for (const auto& e : ps_->entries())
@@ -308,6 +341,15 @@ class mpq {
     const auto real = r.get_vector<double>("config.real");
     cfg_.beta = real.at(0);
     cfg_.gamma = real.at(1);
+    cfg_.expert_inputs.clear();
+    if (r.has("config.expert_inputs")) {  // MMQ (files written before it have every expert on all of x)
+      const auto in = r.get_vector<std::int64_t>("config.expert_inputs");
+      if (static_cast<index_t>(in.size()) != 2 * cfg_.experts) r.fail("config.expert_inputs", "two numbers per expert expected");
+      for (std::size_t k = 0; k < in.size(); k += 2) cfg_.expert_inputs.push_back({in[k], in[k + 1]});
+      for (const auto& c : cfg_.expert_inputs)
+        if (c.first < 0 || c.count < 1 || c.first + c.count > ints[0])
+          r.fail("config.expert_inputs", "a column range outside the item dimension");
+    }
     build(ints[0], 0);
     mean_gates_ = r.get_vector<float>("mean_gates");
     if (static_cast<index_t>(mean_gates_.size()) != cfg_.experts) r.fail("mean_gates", "one gate per expert expected");
@@ -326,11 +368,18 @@ class mpq {
 
   void build(index_t d, std::uint64_t seed) {
     dim_ = d;
+    inputs_.assign(static_cast<std::size_t>(cfg_.experts), column_range{0, d});
+    for (std::size_t r = 0; r < cfg_.expert_inputs.size(); ++r) {
+      const auto [first, count] = cfg_.expert_inputs[r];
+      require(first >= 0 && count >= 0 && first + count <= d && first < d, "mpq: expert ", r, " reads columns [", first,
+              ", ", first + count, ") of ", d, "-dimensional items");
+      inputs_[r] = {first, count > 0 ? count : d - first};
+    }
     ps_ = std::make_unique<nn::parameter_store<float>>();
     experts_.clear();
     books_.clear();
     for (index_t r = 0; r < cfg_.experts; ++r) {
-      std::vector<index_t> w{d};
+      std::vector<index_t> w{inputs_[r].count};
       w.insert(w.end(), cfg_.expert_hidden.begin(), cfg_.expert_hidden.end());
       w.push_back(cfg_.latent_dim);
       experts_.emplace_back(*ps_, "expert." + std::to_string(r), w);
@@ -350,6 +399,15 @@ class mpq {
     mean_gates_.assign(static_cast<std::size_t>(cfg_.experts), 1.0f / float(cfg_.experts));
   }
 
+  /// The columns of x expert r reads.
+  cmatrix_view<float> input(cmatrix_view<float> x, index_t r) const {
+    const auto& c = inputs_[static_cast<std::size_t>(r)];
+    return c.first == 0 && c.count == x.cols() ? x : x.middle_cols(c.first, c.count);
+  }
+  bool same_input(index_t a, index_t b) const {
+    return inputs_[a].first == inputs_[b].first && inputs_[a].count == inputs_[b].count;
+  }
+
   void check_ready(const char* who, cmatrix_view<float> x) const {
     require(ps_ != nullptr, who, ": the model is not trained");
     check_dim(reg4rec::detail::cat(who, ": columns of x (item dimension)").c_str(), x.cols(), dim_);
@@ -365,7 +423,7 @@ class mpq {
   void init_codebooks(cmatrix_view<float> xb, std::uint64_t seed) {
     for (index_t r = 0; r < cfg_.experts; ++r) {
       matrix<float> z(xb.rows(), cfg_.latent_dim);
-      experts_[r].infer(xb, z, thread_workspace());
+      experts_[r].infer(input(xb, r), z, thread_workspace());
       kmeans<Distance> km(cfg_.codebook_size);
       fit_options o;
       o.seed = seed + 101 * static_cast<std::uint64_t>(r);
@@ -396,8 +454,9 @@ class mpq {
     matrix<double> G = matrix<double>::Identity(M, M);
     for (index_t a = 0; a < M; ++a)
       for (index_t b = a + 1; b < M; ++b) {
+        if (!same_input(a, b)) continue;  // MMQ: orthogonal within each group only
         double dot = 0;
-        // Experts share one architecture, so their slices align entry by entry.
+        // Experts of a group share one architecture, so their slices align entry by entry.
         for (std::size_t k = 0; k < parts[a].size(); ++k) {
           const float* pa = v + parts[a][k]->offset;
           const float* pb = v + parts[b][k]->offset;
@@ -422,7 +481,7 @@ class mpq {
           for (index_t i = 0; i < n; ++i) {
             double dvhat = 0;
             for (index_t b = 0; b < M; ++b)
-              if (b != r) dvhat += E(r, b) * double(v[parts[b][k]->offset + i]) / norm[b];
+              if (b != r && same_input(r, b)) dvhat += E(r, b) * double(v[parts[b][k]->offset + i]) / norm[b];
             dvhat *= 4 * cfg_.gamma;
             g[i] += float((dvhat - double(vr[i]) / norm[r] * proj) / norm[r]);
           }
@@ -446,8 +505,8 @@ class mpq {
       auto& st = shards_[static_cast<std::size_t>(s)];
       st.experts.resize(static_cast<std::size_t>(M));
       for (index_t r = 0; r < M; ++r)
-        experts_[r].forward(xb.middle_rows(lo, hi - lo), matrix_view<float>(latents_[r]).middle_rows(lo, hi - lo),
-                            st.experts[r]);
+        experts_[r].forward(input(xb.middle_rows(lo, hi - lo), r),
+                            matrix_view<float>(latents_[r]).middle_rows(lo, hi - lo), st.experts[r]);
     });
     double decor = 0;
     if (cfg_.decorrelation > 0) {
@@ -526,7 +585,7 @@ class mpq {
           if (lambda > 0)
             for (index_t j = 0; j < h; ++j) de(i, j) += lambda * decor_grad_[r](lo + i, j);
         }
-        experts_[r].backward(x, de, matrix_view<float>(), st.experts[r]);
+        experts_[r].backward(input(x, r), de, matrix_view<float>(), st.experts[r]);
       }
     });
     double total = cfg_.gamma * orthogonality(true) + decor;
@@ -553,6 +612,7 @@ class mpq {
   mpq_config cfg_;
   index_t dim_ = 0;
   std::unique_ptr<nn::parameter_store<float>> ps_;
+  std::vector<column_range> inputs_;  // the columns each expert reads (resolved expert_inputs)
   std::vector<nn::mlp<float, nn::relu>> experts_;
   nn::linear<float> router_;
   nn::mlp<float, nn::relu> dec_;
