@@ -40,6 +40,28 @@ quant::fit_options quiet(std::uint64_t seed = 3) {
   o.seed = seed;
   return o;
 }
+
+// d(overlap)/dθ as a training step adds it (with γ = 1: the gradient of the term itself)
+// against the numerical derivative of expert_overlap(), over the first few entries of each
+// named parameter.
+void check_overlap_gradient(quant::reg4rec_mpq& m, std::initializer_list<const char*> names) {
+  auto& ps = m.params();
+  for (const char* name : names) {
+    const auto& e = ps.find(name);
+    for (index_t k = 0; k < std::min<index_t>(4, e.rows * e.cols); ++k) {
+      float& v = ps.values()[e.offset + k];
+      const float keep = v, h = 1e-3f;
+      v = keep + h;
+      const double up = m.expert_overlap();
+      v = keep - h;
+      const double down = m.expert_overlap();
+      v = keep;
+      ps.zero_grad();
+      m.expert_overlap(true);
+      CHECK(double(ps.grads()[e.offset + k]) == Approx((up - down) / (2 * h)).margin(2e-3).epsilon(2e-2));
+    }
+  }
+}
 }  // namespace
 
 TEST_CASE("rq-vae: loss falls, codes are used, the encoder is exact on its latents", "[quant][rq_vae]") {
@@ -198,25 +220,7 @@ TEST_CASE("mpq: the orthogonality gradient matches finite differences", "[quant]
   c.gamma = 1.0;
   quant::reg4rec_mpq m(c);
   m.fit(x, quiet());
-  // d(overlap)/dθ from the training step's added term: compare with the numerical derivative
-  // of expert_overlap() over a few parameters of each expert.
-  auto& ps = m.params();
-  for (const char* name : {"expert.0.0.weight", "expert.1.1.bias", "expert.2.0.weight"}) {
-    const auto& e = ps.find(name);
-    for (index_t k = 0; k < std::min<index_t>(4, e.rows * e.cols); ++k) {
-      float& v = ps.values()[e.offset + k];
-      const float keep = v, h = 1e-3f;
-      v = keep + h;
-      const double up = m.expert_overlap();
-      v = keep - h;
-      const double down = m.expert_overlap();
-      v = keep;
-      const double numeric = (up - down) / (2 * h);
-      ps.zero_grad();
-      m.expert_overlap(true);  // γ = 1: the gradient of the term itself
-      CHECK(double(ps.grads()[e.offset + k]) == Approx(numeric).margin(2e-3).epsilon(2e-2));
-    }
-  }
+  check_overlap_gradient(m, {"expert.0.0.weight", "expert.1.1.bias", "expert.2.0.weight"});
 }
 
 TEST_CASE("mmq: modality experts read only their block; grouped orthogonality; save and load", "[quant][mpq][mmq]") {
@@ -254,22 +258,8 @@ TEST_CASE("mmq: modality experts read only their block; grouped orthogonality; s
 
   // The orthogonality term pairs only experts reading the same columns (0 and 1): its gradient
   // matches finite differences and leaves the modality experts alone.
+  check_overlap_gradient(m, {"expert.0.0.weight", "expert.1.0.bias"});
   auto& ps = m.params();
-  for (const char* name : {"expert.0.0.weight", "expert.1.0.bias"}) {
-    const auto& e = ps.find(name);
-    for (index_t k = 0; k < 3; ++k) {
-      float& v = ps.values()[e.offset + k];
-      const float keep = v, h = 1e-3f;
-      v = keep + h;
-      const double up = m.expert_overlap();
-      v = keep - h;
-      const double down = m.expert_overlap();
-      v = keep;
-      ps.zero_grad();
-      m.expert_overlap(true);
-      CHECK(double(ps.grads()[e.offset + k]) == Approx((up - down) / (2 * h)).margin(2e-3).epsilon(2e-2));
-    }
-  }
   ps.zero_grad();
   m.expert_overlap(true);
   for (const char* name : {"expert.2.0.weight", "expert.3.0.weight"}) {
