@@ -1,4 +1,5 @@
 // The reg4rec command-line program: `reg4rec <command> [options]`, `reg4rec <command> --help`.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -172,9 +173,12 @@ int cmd_tokenize(const std::vector<std::string>& argv) {
       if (e == std::string::npos) e = which.size();
       methods.push_back(which.substr(s, e - s));
     }
+  // MPQ's expert layout is checked now, not after the tokenizers before it have been fitted.
+  if (std::find(methods.begin(), methods.end(), "mpq") != methods.end())
+    (void)cli::mpq_expert_inputs(rs, rs.get_int("experts", 4));
   const auto ds = cli::load_dataset(a.get("data", cli::default_data_dir(g_argv0)));
   const data::leave_one_out_split split(ds.sequences, {20});
-  const auto mix = cli::feature_mix_of(rs, {});
+  const auto mix = cli::feature_mix_of(rs, cli::reg4rec_feature_mix);
   const auto x = cli::item_vectors(ds, split, rs, mix);
   const std::string features = cli::describe_features(rs, mix);
   const auto reports = cli::tokenize_all(x, methods, rs);

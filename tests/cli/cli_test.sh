@@ -185,6 +185,8 @@ models)
   bad modal_too_many 2 "--modal-experts 3 needs at least 6 experts" "$BIN" train --model reg4rec-sft --data "$TINY" \
     --out "$T/never" --modal-experts 3 "${SMALL[@]}"
   [[ ! -e "$T/never" ]] || fail "a usage error left a model folder"
+  bad modal_tokenize 2 "--modal-experts 3 needs at least 6 experts" "$BIN" tokenize --data "$TINY" --method rq-kmeans,mpq \
+    --modal-experts 3 --out "$T/never_tok" --quiet
 
   # TIGER: train, replace, evaluate, recommend.
   run train_tiger 0 "$BIN" train --model tiger --data "$TINY" --out "$T/tiger" --features "$T/features.npy" "${SMALL[@]}"
