@@ -41,6 +41,31 @@ quant::fit_options quiet(std::uint64_t seed = 3) {
   return o;
 }
 
+// A small MPQ: `experts` experts of one hidden layer (the decoder likewise), `codes` codes of
+// width `latent` each, trained for `epochs` epochs of `batch` items.
+quant::mpq_config small_mpq(index_t experts, index_t codes, index_t latent, index_t hidden, index_t epochs, index_t batch) {
+  quant::mpq_config c;
+  c.experts = experts;
+  c.codebook_size = codes;
+  c.latent_dim = latent;
+  c.expert_hidden = {hidden};
+  c.decoder_hidden = {hidden};
+  c.epochs = epochs;
+  c.batch_size = batch;
+  return c;
+}
+
+// save() → load() into a fresh MPQ reproduces `codes`, the saved model's tokens of x.
+void check_save_load(const quant::reg4rec_mpq& m, const matrix<float>& x, const matrix<std::int32_t>& codes,
+                     const std::string& file) {
+  const auto path = temp(file);
+  m.save(path);
+  quant::reg4rec_mpq l;
+  l.load(path);
+  CHECK(l.encode(x) == codes);
+  std::remove(path.c_str());
+}
+
 // d(overlap)/dθ as a training step adds it (with γ = 1: the gradient of the term itself)
 // against the numerical derivative of expert_overlap(), over the first few entries of each
 // named parameter.
@@ -152,14 +177,7 @@ TEST_CASE("neural quantizers refuse bad input", "[quant][errors]") {
 
 TEST_CASE("mpq: loss falls, every expert's codebook is used, tokens are per-expert argmin", "[quant][mpq]") {
   const auto x = clustered();
-  quant::mpq_config c;
-  c.experts = 3;
-  c.codebook_size = 32;
-  c.latent_dim = 16;
-  c.expert_hidden = {64};
-  c.decoder_hidden = {64};
-  c.epochs = 40;
-  c.batch_size = 512;
+  const auto c = small_mpq(3, 32, 16, 64, 40, 512);
   quant::reg4rec_mpq m(c);
   m.fit(x, quiet());
   CHECK_FALSE(m.ordered());
@@ -199,24 +217,12 @@ TEST_CASE("mpq: loss falls, every expert's codebook is used, tokens are per-expe
   }
   const auto g = m.router_gates(x.topRows(5));
   for (index_t i = 0; i < 5; ++i) CHECK(g.row(i).sum() == Approx(1.0f));
-  const auto path = temp("mpq.bin");
-  m.save(path);
-  quant::reg4rec_mpq l;
-  l.load(path);
-  CHECK(l.encode(x) == codes);
-  std::remove(path.c_str());
+  check_save_load(m, x, codes, "mpq.bin");
 }
 
 TEST_CASE("mpq: the orthogonality gradient matches finite differences", "[quant][mpq][gradcheck]") {
   const auto x = clustered(256, 8);
-  quant::mpq_config c;
-  c.experts = 3;
-  c.codebook_size = 8;
-  c.latent_dim = 4;
-  c.expert_hidden = {6};
-  c.decoder_hidden = {6};
-  c.epochs = 1;
-  c.batch_size = 256;
+  auto c = small_mpq(3, 8, 4, 6, 1, 256);
   c.gamma = 1.0;
   quant::reg4rec_mpq m(c);
   m.fit(x, quiet());
@@ -228,14 +234,7 @@ TEST_CASE("mmq: modality experts read only their block; grouped orthogonality; s
   const auto a = clustered(1024, 12, 5), b = clustered(1024, 20, 6);
   matrix<float> x(1024, 32);
   x << a, b;
-  quant::mpq_config c;
-  c.experts = 4;
-  c.codebook_size = 16;
-  c.latent_dim = 8;
-  c.expert_hidden = {32};
-  c.decoder_hidden = {32};
-  c.epochs = 10;
-  c.batch_size = 512;
+  auto c = small_mpq(4, 16, 8, 32, 10, 512);
   c.gamma = 1.0;
   c.expert_inputs = quant::modality_experts(4, 1, 12);  // 2 shared, 1 over a, 1 over b
   REQUIRE(c.expert_inputs.size() == 4);
@@ -267,12 +266,7 @@ TEST_CASE("mmq: modality experts read only their block; grouped orthogonality; s
     for (index_t k = 0; k < e.rows * e.cols; ++k) REQUIRE(ps.grads()[e.offset + k] == 0.0f);
   }
 
-  const auto path = temp("mmq.bin");
-  m.save(path);
-  quant::reg4rec_mpq l;
-  l.load(path);
-  CHECK(l.encode(x) == codes);
-  std::remove(path.c_str());
+  check_save_load(m, x, codes, "mmq.bin");
 
   // Bad ranges are refused before any work.
   quant::mpq_config bad = c;
@@ -352,14 +346,7 @@ TEST_CASE("mpq: the cross-correlation term makes the experts' tokens less redund
     for (index_t j = 0; j < d; ++j) x(i, j) = t * dir(0, j) + 0.3f * u * dir(1, j) + 0.01f * g.normal<float>();
   }
   auto distinct_pairs = [&](double lambda, double& decor) {
-    quant::mpq_config c;
-    c.experts = 2;
-    c.codebook_size = 16;
-    c.latent_dim = 4;
-    c.expert_hidden = {32};
-    c.decoder_hidden = {32};
-    c.epochs = 30;
-    c.batch_size = 512;
+    auto c = small_mpq(2, 16, 4, 32, 30, 512);
     c.decorrelation = lambda;
     quant::reg4rec_mpq m(c);
     m.fit(x, quiet());
