@@ -54,7 +54,7 @@ inline std::string describe_features(const run_settings& rs, feature_mix mix) {
 /// The tokenizer's input: --features FILE for every model, else [w_t·text ; w_b·behaviour]
 /// built from the data with `mix` (once per mix and run).
 inline const matrix<float>& item_vectors(const dataset& ds, const data::leave_one_out_split& split, const run_settings& rs,
-                                         feature_mix mix = {}) {
+                                         feature_mix mix) {
   auto& x = (*rs.features_cache)[describe_features(rs, mix)];
   if (x.size() > 0) return x;
   if (!rs.features_path.empty()) {
