@@ -80,7 +80,8 @@ void BM_cuda_nearest_topb_device(benchmark::State& state) {
   bench::rate(state, "GFLOP/s", 2.0 * n * kK * kD * 1e-9);
 }
 BENCHMARK(BM_cuda_nearest_topb_device)
-    ->Args({100000, 1})->Args({100000, 10})->Args({1000000, 1})
+    ->Args({100000, 1})->Args({100000, 10})->Args({100000, 16})->Args({100000, 17})->Args({100000, 64})
+    ->Args({1000000, 1})
     ->Unit(benchmark::kMillisecond)->UseManualTime();
 
 // Host memory in and out: what kernels::nearest(backend::cuda{}, ...) costs, transfers included.

@@ -39,7 +39,7 @@ def main():
     d, K = 32, 256
     c = torch.randn(K, d, device=dev, generator=g)
     cn = (c * c).sum(1)
-    for n, B in ((100_000, 1), (100_000, 10), (1_000_000, 1)):
+    for n, B in ((100_000, 1), (100_000, 10), (100_000, 64), (1_000_000, 1)):
         x = torch.randn(n, d, device=dev, generator=g)
 
         def nearest():

@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
 TEST_CASE("cuda nearest and nearest_topb equal the scalar reference", "[cuda]") {
   for (metric m : {metric::l2, metric::inner_product})
     for (index_t d : {3, 32, 33, 150})  // 150: three shared-memory chunks, the last partial
-      for (index_t K : {1, 65, 300}) {
+      for (index_t K : {1, 65, 300, 1100}) {  // 1,100: past the warp selection (B > 16)
         INFO("metric " << int(m) << ", d = " << d << ", K = " << K);
         const index_t n = 1000;
         const auto x = test::random_matrix<float>(n, d, d * 7 + K);
@@ -37,7 +37,8 @@ TEST_CASE("cuda nearest and nearest_topb equal the scalar reference", "[cuda]") 
         kernels::nearest<float>(backend::cuda{}, m, x, c, i_gpu, s_gpu);
         CHECK(i_ref == i_gpu);
         CHECK(test::max_rel_diff(s_gpu.data(), s_ref.data(), n) < 1e-4);
-        for (index_t B : {std::min<index_t>(5, K), std::min<index_t>(64, K)}) {
+        // B ≤ 16: a list per thread; B > 16: every score, then the radix top-k.
+        for (index_t B : {std::min<index_t>(5, K), std::min<index_t>(16, K), std::min<index_t>(17, K), std::min<index_t>(64, K)}) {
           INFO("B = " << B);
           matrix<std::int32_t> bi_ref(n, B), bi_gpu(n, B);
           matrix<float> bs_ref(n, B), bs_gpu(n, B);
@@ -47,7 +48,7 @@ TEST_CASE("cuda nearest and nearest_topb equal the scalar reference", "[cuda]") 
           if (B <= 5) {
             CHECK((bi_ref.array() == bi_gpu.array()).all());
           } else {
-            // Deep in a list of 64, two codes a few ulps apart may swap between float sums
+            // Deep in a long list, two codes a few ulps apart may swap between float sums
             // taken with and without fused multiply-adds: check instead that every returned
             // code is distinct and scores what the list says.
             double worst = 0;
