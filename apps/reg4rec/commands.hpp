@@ -51,7 +51,7 @@ inline double checked_override(const args& a, const std::string& k) {
                                                   "layers", "beam", "experts", "pars-epochs", "pars-paths",
                                                   "pars-users", "msra-steps"};
   static const std::set<std::string> non_negative{"eval-every", "patience", "eval-users", "weight-decay", "pars-kl", "text-weight",
-                                                  "pars-sft", "random-order", "item-level", "modal-experts", "pars-max-users", "pars-beam", "pars-last", "hold-out", "skip-nonfinite", "mpq-candidates",
+                                                  "pars-sft", "random-order", "item-level", "modal-experts", "pars-max-users", "pars-beam", "pars-last", "hold-out", "skip-nonfinite", "mpq-candidates", "mpq-dedup",
                                                   "mpq-decorrelation", "reward-step-hit", "reward-global-path",
                                                   "reward-category-hit", "reward-consistency", "category-depth"};
   static const std::set<std::string> positive{"lr", "pars-lr", "embedding-scale"};
@@ -59,7 +59,7 @@ inline double checked_override(const args& a, const std::string& k) {
   static const std::set<std::string> integral{"epochs", "vae-epochs", "batch-size", "d-model", "heads", "d-ff", "behaviour-dim",
                                               "layers", "beam", "experts", "pars-epochs", "pars-paths", "pars-users",
                                               "msra-steps", "eval-every", "patience", "eval-users", "corp-kmin",
-                                              "random-order", "item-level", "modal-experts", "pars-max-users", "skip-nonfinite", "mpq-candidates",
+                                              "random-order", "item-level", "modal-experts", "pars-max-users", "skip-nonfinite", "mpq-candidates", "mpq-dedup",
                                               "category-depth", "pars-beam", "pars-last", "hold-out"};
   const double v = a.get_double(k, 0);
   auto bad = [&](const char* what) { throw usage_error("--" + k + " " + what + ", got '" + a.get(k, "") + "'"); };
@@ -144,7 +144,7 @@ void with_search(const loaded_model& m, const decode_request& q, F&& f) {
     decode::corp_options co;
     co.theta = q.corp_theta;
     co.k_min = q.corp_kmin;
-    const decode::corp_pruner pr(m.categories, m.generator->codebooks(), co);
+    const decode::corp_pruner pr(m.categories, m.generator->layout().free_codebooks(), co);
     const decode::beam_search<float, decode::posting_constraint, decode::corp_pruner> s(*m.generator, pc, bo, pr);
     f(s);
     return;
@@ -323,14 +323,16 @@ inline int cmd_align(const std::vector<std::string>& argv, const char* argv0) {
   auto& as = *assets;
   as.popularity = sft.popularity;
   as.codes = sft.generator->item_codes();
-  as.experts = sft.generator->codebooks();
-  as.codebook = sft.posting.codebook_size();
+  const auto& layout = sft.generator->layout();
+  as.experts = layout.free_codebooks();
+  as.codebook = layout.size(0);
+  if (layout.fixed_tail() > 0) as.dedup_range = layout.size(layout.codebooks() - 1);
   as.posting = std::move(sft.posting);
   as.item_category = !sft.item_category.empty() ? sft.item_category : std::vector<std::int32_t>(static_cast<std::size_t>(sft.items), -1);
   const bool recut = rs.overrides.count("category-depth") && ds.items;  // categories at another depth than the saved ones
   if (recut) as.item_category = reward_categories(*ds.items, rs);
   as.categories = sft.has_categories && !recut ? sft.categories
-                                               : quant::token_category_table::build(as.codes, as.codebook, as.item_category);
+                                               : quant::token_category_table::build(as.codes, as.posting.codebook_size(), as.item_category);
   as.ctx.item_codes = as.codes;
   as.ctx.categories = &as.categories;
   as.ctx.item_category = as.item_category;
@@ -540,8 +542,11 @@ inline int cmd_recommend(const std::vector<std::string>& argv, const char* argv0
   const dataset* dsp = ds ? &*ds : nullptr;
   auto token_text = [&](const decode::path_token& t) {
     std::string s = "c" + std::to_string(t.codebook) + ":" + std::to_string(t.code);
+    // The collision token (TIGER's last, or a fixed tail after MPQ tokens) has no category.
+    const bool dedup = (m.kind == "tiger" && t.codebook == m.generator->codebooks() - 1) ||
+                       t.codebook >= m.generator->layout().free_codebooks();
+    if (dedup) return s + " (dedup)";
     if (m.has_categories) s += " [" + m.category_name(m.categories.category(t.codebook, t.code)) + "]";
-    if (m.kind == "tiger" && t.codebook == m.generator->codebooks() - 1) s += " (dedup)";  // TIGER's collision token
     return s;
   };
 
@@ -563,7 +568,8 @@ inline int cmd_recommend(const std::vector<std::string>& argv, const char* argv0
         j.key("path").begin_array();
         for (const auto& t : paths[i]) {
           j.begin_object().field("codebook", t.codebook).field("code", t.code);
-          if (m.has_categories) j.field("category", m.category_name(m.categories.category(t.codebook, t.code)));
+          if (m.has_categories && t.codebook < m.generator->layout().free_codebooks())
+            j.field("category", m.category_name(m.categories.category(t.codebook, t.code)));
           j.end_object();
         }
         j.end_array();

@@ -34,7 +34,7 @@ inline const std::set<std::string>& numeric_options() {
                                        "patience", "eval-users", "d-model", "heads", "d-ff", "layers", "dropout",
                                        "label-smoothing", "beam", "experts", "random-order", "pars-epochs", "pars-lr",
                                        "pars-kl", "pars-sft", "pars-paths", "pars-beam", "pars-last", "hold-out", "pars-users", "msra-steps", "msra-gamma",
-                                       "corp-theta", "corp-kmin", "item-level", "pars-max-users", "mpq-candidates",
+                                       "corp-theta", "corp-kmin", "item-level", "pars-max-users", "mpq-candidates", "mpq-dedup",
                                        "skip-nonfinite", "embedding-dropout", "attention-dropout",
                                        "embedding-scale", "mpq-decorrelation", "modal-experts", "reward-step-hit",
                                        "reward-global-path", "reward-category-hit", "reward-consistency",

@@ -24,7 +24,14 @@ struct reg4rec_assets {
   quant::token_category_table categories;
   std::vector<std::int32_t> item_category;
   align::reward_context ctx;
-  index_t experts = 4, codebook = 256;
+  index_t experts = 4, codebook = 256;  // MPQ experts and codes per expert
+  index_t dedup_range = 0;  // > 0: a dedup token follows the MPQ tokens (--mpq-dedup)
+  /// The generator's token layout: the experts' codebooks, then the dedup token as a fixed tail.
+  model::sid_layout layout() const {
+    std::vector<index_t> sizes(static_cast<std::size_t>(experts), codebook);
+    if (dedup_range > 0) sizes.push_back(dedup_range);
+    return model::sid_layout(std::move(sizes), dedup_range > 0 ? 1 : 0);
+  }
   std::shared_ptr<quant::reg4rec_mpq> tokenizer;  // kept for its history() and save()
 };
 
@@ -40,6 +47,7 @@ inline std::unique_ptr<reg4rec_assets> build_reg4rec_assets(const dataset& ds, c
   auto a = std::make_unique<reg4rec_assets>();
   quant::mpq_config qc;
   qc.experts = a->experts = rs.get_int("experts", 4);
+  a->codebook = qc.codebook_size;
   qc.expert_inputs = mpq_expert_inputs(rs, qc.experts);  // before the features: a usage error costs nothing
   const auto t0 = std::chrono::steady_clock::now();
   const auto mix = feature_mix_of(rs, reg4rec_feature_mix);
@@ -59,27 +67,39 @@ inline std::unique_ptr<reg4rec_assets> build_reg4rec_assets(const dataset& ds, c
   mq.fit(x, fo);
   a->codes = mq.encode(x);
   a->raw_stats = quant::compute_sid_stats(a->codes, qc.codebook_size, x);
-  if (const index_t C = rs.get_int("mpq-candidates", 8); C > 1) {  // collision handling
-    std::vector<matrix<std::int32_t>> cand;
-    std::vector<matrix<float>> score;
-    mq.candidates(x, std::min<index_t>(C, qc.codebook_size), cand, score);
-    const std::vector<double> pop(a->popularity.begin(), a->popularity.end());
-    const auto rep = quant::make_tuples_distinct(a->codes, cand, score, pop);
-    if (rs.log)
-      *rs.log << "mpq tokens before collision handling: " << a->raw_stats.distinct_sids << " distinct tuples, collision rate "
-              << a->raw_stats.collision_rate << "; " << rep.moved << " items moved to a free tuple, " << rep.unresolved
-              << " unresolved\n";
+  if (rs.get_int("mpq-dedup", 0)) {
+    // TIGER's collision handling for unordered tokens: every item keeps its tuple and a last
+    // token numbers the items that share it (most popular first), emitted after the CRSS steps.
+    const auto table = quant::sid_table<quant::append_dedup_token>::build(a->codes, qc.codebook_size, a->popularity);
+    a->codes = table.sids().eigen();
+    a->dedup_range = table.dedup_range();
+    a->stats = a->raw_stats;
+    if (rs.log) *rs.log << "mpq dedup token: range " << a->dedup_range << "\n";
+  } else {
+    if (const index_t C = rs.get_int("mpq-candidates", 8); C > 1) {  // collision handling
+      std::vector<matrix<std::int32_t>> cand;
+      std::vector<matrix<float>> score;
+      mq.candidates(x, std::min<index_t>(C, qc.codebook_size), cand, score);
+      const std::vector<double> pop(a->popularity.begin(), a->popularity.end());
+      const auto rep = quant::make_tuples_distinct(a->codes, cand, score, pop);
+      if (rs.log)
+        *rs.log << "mpq tokens before collision handling: " << a->raw_stats.distinct_sids << " distinct tuples, collision rate "
+                << a->raw_stats.collision_rate << "; " << rep.moved << " items moved to a free tuple, " << rep.unresolved
+                << " unresolved\n";
+    }
+    a->stats = quant::compute_sid_stats(a->codes, qc.codebook_size, x);
   }
-  a->stats = quant::compute_sid_stats(a->codes, qc.codebook_size, x);
   a->tokenizer_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  a->posting = quant::posting_index::build(a->codes, qc.codebook_size, a->popularity);
+  // One code range for every column: the dedup token may count past the codebook size.
+  const index_t range = std::max(a->codebook, a->dedup_range);
+  a->posting = quant::posting_index::build(a->codes, range, a->popularity);
   if (ds.items) {
     a->item_category = reward_categories(*ds.items, rs);
   } else {
     a->item_category.assign(static_cast<std::size_t>(split.n_items()), -1);
     if (rs.log) *rs.log << "no items.tsv: category rewards and CORP's category consistency have no categories\n";
   }
-  a->categories = quant::token_category_table::build(a->codes, qc.codebook_size, a->item_category);
+  a->categories = quant::token_category_table::build(a->codes, range, a->item_category);
   a->ctx.item_codes = a->codes;
   a->ctx.categories = &a->categories;
   a->ctx.item_category = a->item_category;
@@ -116,7 +136,7 @@ inline std::unique_ptr<model::sid_generator<float>> train_sft(const reg4rec_asse
                                                               model::generator_train_options& t) {
   gcfg = generator_preset(rs);
   auto gen = std::make_unique<model::sid_generator<float>>(
-      gcfg, model::sid_layout(std::vector<index_t>(static_cast<std::size_t>(a.experts), a.codebook)), a.codes, rs.seed);
+      gcfg, a.layout(), a.codes, rs.seed);
   const decode::posting_constraint pc(a.posting, a.popularity);
   const posting_search search(*gen, pc, reg4rec_beam(rs));
   t = train_preset(rs, "reg4rec-sft");

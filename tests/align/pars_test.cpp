@@ -230,6 +230,20 @@ TEST_CASE("CORP never returns an inconsistent path and keeps the beam full", "[d
     CHECK(rec.items.size() >= 1);
   }
   CHECK(corp.k_min() == 1);
+  // Steps past the judged codebooks (a dedup-token tail) are kept whatever their categories:
+  // find an inconsistent three-token path, pruned at step 2 by a 3-codebook pruner and kept
+  // by a 2-codebook one.
+  const decode::corp_pruner two(w.cats, 2, co);
+  bool found = false;
+  for (index_t i = 0; i < w.codes.rows() && !found; ++i) {
+    const std::vector<decode::path_token> p{{0, w.codes(i, 0)}, {1, w.codes(i, 1)}, {2, w.codes(i, 2)}};
+    const cspan<decode::path_token> ps(p.data(), 3);
+    if (decode::path_consistency(ps, w.cats) >= 0.5) continue;
+    found = true;
+    CHECK_FALSE(corp.keep(ps, 2, -1.0f));
+    CHECK(two.keep(ps, 2, -1.0f));
+  }
+  CHECK(found);
   CHECK(decode::corp_pruner(w.cats, 4).k_min() == 2);  // ⌈M/2⌉
   CHECK_THROWS_AS(decode::corp_pruner(w.cats, 3, decode::corp_options{1.5}), argument_error);
 }

@@ -241,6 +241,11 @@ models)
   run evaluate_mmq 0 "$BIN" evaluate --model-dir "$T/mmq" --stage validation --users 50 --out "$T/mmq_val.json" --quiet
   grep -q '"recall@10"' "$T/mmq_val.json" || fail "evaluate of an MMQ model: no metrics"
 
+  # MPQ tokens with a dedup token instead of moved items: a fixed last step, shown as such.
+  run train_dedup 0 "$BIN" train --model reg4rec-sft --data "$TINY" --out "$T/dedup" --mpq-dedup 1 "${SMALL[@]}"
+  run recommend_dedup 0 "$BIN" recommend --model-dir "$T/dedup" --user 3 --k 3
+  grep -q -- '-> c4:[0-9]* (dedup)$' "$T/recommend_dedup.out" || fail "recommend --mpq-dedup model: the dedup token is not last"
+
   # SASRec: train, evaluate, recommend.
   run train_sasrec 0 "$BIN" train --model sasrec --data "$TINY" --out "$T/sasrec" --epochs 1 --d-model 16 --quiet
   [[ -f "$T/sasrec/network.r4r" ]] || fail "sasrec folder lacks network.r4r"

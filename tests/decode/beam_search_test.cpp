@@ -111,51 +111,60 @@ TEST_CASE("beam search as wide as the catalogue equals exhaustive search", "[dec
   }
 }
 
-TEST_CASE("CRSS emits the most confident remaining codebook at every step", "[decode][crss]") {
+TEST_CASE("CRSS emits the most confident remaining codebook at every step, a fixed tail last", "[decode][crss]") {
   const auto codes = random_codes(30, {5, 5, 5, 5}, 3);
-  model::sid_generator<double> m(small_config(), model::sid_layout(std::vector<index_t>{5, 5, 5, 5}), codes, 8);
-  const test::item_set_constraint cons{&codes};
-  decode::beam_options o;
-  o.beam = 1;
-  o.top_k = 1;
-  o.order = decode::step_order::confidence;
-  decode::beam_search<double, test::item_set_constraint> bs(m, cons, o);
-  const std::vector<std::int32_t> h{2, 9, 4};
-  const auto rec = bs.recommend_one(h);
-  REQUIRE(rec.paths.size() == 1);
-  // Replay: at each step the chosen codebook maximises max_{allowed c} p_r(c).
-  workspace ws;
-  model::encoded_users<double> enc;
-  m.encode({cspan<std::int32_t>(h.data(), 3)}, enc, ws);
-  model::decoder_state<double> st;
-  m.start_decoding(st, 1);
-  std::vector<std::int32_t> cb{-1}, code{-1}, user{0};
-  auto ctx = cons.make_context();
-  auto s = cons.root(ctx);
-  std::set<std::int32_t> used;
-  matrix<double> hid(1, 16);
-  for (const auto& t : rec.paths[0]) {
-    m.decode_step(cb, code, user, enc, st, hid, ws);
-    double best = -1e300;
-    std::int32_t best_r = -1;
-    for (std::int32_t r = 0; r < 4; ++r) {
-      if (used.count(r)) continue;
-      matrix<double> lp(1, 5);
-      m.log_probs(r, hid, lp);
-      std::vector<std::int32_t> allowed;
-      cons.allowed(ctx, s, r, allowed);
-      for (auto c : allowed)
-        if (lp(0, c) > best) {
-          best = lp(0, c);
-          best_r = r;
-        }
+  for (index_t tail : {0, 1, 2}) {
+    INFO("fixed tail " << tail);
+    const model::sid_layout layout(std::vector<index_t>{5, 5, 5, 5}, tail);
+    const index_t n_free = 4 - tail;
+    model::sid_generator<double> m(small_config(), layout, codes, 8);
+    const test::item_set_constraint cons{&codes};
+    decode::beam_options o;
+    o.beam = 1;
+    o.top_k = 1;
+    o.order = decode::step_order::confidence;
+    decode::beam_search<double, test::item_set_constraint> bs(m, cons, o);
+    const std::vector<std::int32_t> h{2, 9, 4};
+    const auto rec = bs.recommend_one(h);
+    REQUIRE(rec.paths.size() == 1);
+    REQUIRE(rec.paths[0].size() == 4);
+    // Replay: at each free step the chosen codebook maximises max_{allowed c} p_r(c) over the
+    // unused free codebooks; the tail follows in index order.
+    workspace ws;
+    model::encoded_users<double> enc;
+    m.encode({cspan<std::int32_t>(h.data(), 3)}, enc, ws);
+    model::decoder_state<double> st;
+    m.start_decoding(st, 1);
+    std::vector<std::int32_t> cb{-1}, code{-1}, user{0};
+    auto ctx = cons.make_context();
+    auto s = cons.root(ctx);
+    std::set<std::int32_t> used;
+    matrix<double> hid(1, 16);
+    for (index_t step = 0; step < 4; ++step) {
+      const auto& t = rec.paths[0][static_cast<std::size_t>(step)];
+      m.decode_step(cb, code, user, enc, st, hid, ws);
+      double best = -1e300;
+      std::int32_t best_r = static_cast<std::int32_t>(step);
+      for (std::int32_t r = 0; r < n_free && step < n_free; ++r) {
+        if (used.count(r)) continue;
+        matrix<double> lp(1, 5);
+        m.log_probs(r, hid, lp);
+        std::vector<std::int32_t> allowed;
+        cons.allowed(ctx, s, r, allowed);
+        for (auto c : allowed)
+          if (lp(0, c) > best) {
+            best = lp(0, c);
+            best_r = r;
+          }
+      }
+      CHECK(t.codebook == best_r);
+      used.insert(t.codebook);
+      s = cons.advance(ctx, s, t.codebook, t.code);
+      cb[0] = t.codebook;
+      code[0] = t.code;
     }
-    CHECK(t.codebook == best_r);
-    used.insert(t.codebook);
-    s = cons.advance(ctx, s, t.codebook, t.code);
-    cb[0] = t.codebook;
-    code[0] = t.code;
   }
+  CHECK_THROWS_AS(model::sid_layout(std::vector<index_t>{5, 5}, 2), argument_error);  // no free codebook
 }
 
 namespace {

@@ -3,6 +3,7 @@
 // uninterrupted run does.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -142,6 +143,51 @@ TEST_CASE("all-prefix windows give every training target exactly one history end
         }
       }
       for (index_t q = 1; q < s.size(); ++q) CHECK(seen[static_cast<std::size_t>(q)] == 1);
+    }
+  }
+}
+
+TEST_CASE("CRSS training order: the most confident free codebook first, a fixed tail last", "[model][trainer][crss]") {
+  rule_world w;
+  const data::leave_one_out_split split(w.dataset, {1});
+  const auto cfg = tiny_config(model::encoder_attention::causal);
+  const std::vector<index_t> sizes{3, 4, 4};
+  for (index_t tail : {0, 1}) {
+    INFO("fixed tail " << tail);
+    const model::sid_generator<float> m(cfg, model::sid_layout(sizes, tail), w.codes, 4);
+    model::generator_batch b;
+    for (index_t u = 0; u < 4; ++u)
+      model::detail::add_block(b, split, {u, 1, split.train(u).size() - 1}, cfg.max_history, cfg.attention, 1);
+    workspace ws;
+    model::confidence_order(m, b, ws);
+    REQUIRE(b.order.size() == static_cast<std::size_t>(3 * b.decoders()));
+    // Step 0 from the BOS state alone: the free codebook whose best code is likeliest.
+    std::vector<cspan<std::int32_t>> windows;
+    for (index_t k = 0; k < b.windows(); ++k)
+      windows.emplace_back(b.items.data() + b.window_start[k], b.window_start[k + 1] - b.window_start[k]);
+    model::encoded_users<float> enc;
+    m.encode(windows, enc, ws);
+    model::decoder_state<float> st;
+    m.start_decoding(st, b.decoders());
+    std::vector<std::int32_t> cb(static_cast<std::size_t>(b.decoders()), -1), code(cb), limit(cb);
+    for (index_t j = 0; j < b.decoders(); ++j) limit[j] = static_cast<std::int32_t>(b.prefix[j] * m.tokens_per_item());
+    matrix<float> h(b.decoders(), cfg.d_model);
+    m.decode_step(cb, code, b.window, enc, st, h, ws, limit);
+    std::vector<matrix<float>> lp(3);
+    for (index_t r = 0; r < 3; ++r) {
+      lp[r].resize(b.decoders(), sizes[r]);
+      m.log_probs(r, h, lp[r]);
+    }
+    for (index_t j = 0; j < b.decoders(); ++j) {
+      const auto* o = b.order.data() + 3 * j;
+      std::vector<std::int32_t> sorted(o, o + 3);
+      std::sort(sorted.begin(), sorted.end());
+      CHECK(sorted == std::vector<std::int32_t>{0, 1, 2});  // each codebook once
+      if (tail == 1) CHECK(o[2] == 2);
+      index_t first = 0;
+      for (index_t r = 1; r < 3 - tail; ++r)
+        if (lp[r].row(j).maxCoeff() > lp[first].row(j).maxCoeff()) first = r;
+      CHECK(o[0] == first);
     }
   }
 }

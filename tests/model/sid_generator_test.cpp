@@ -160,10 +160,13 @@ TEST_CASE("sid generator: bad batches and codes are refused with the reason", "[
 TEST_CASE("sid generator: save and load give the same model", "[model][generator]") {
   const auto codes = toy_codes();
   const auto cfg = tiny(model::history_tokens::item_level, model::encoder_attention::bidirectional, 0.1);
-  sid_generator<float> m(cfg, model::sid_layout::from_codes(codes), codes, 21);
+  const model::sid_layout layout(model::sid_layout::from_codes(codes).sizes(), 1);  // a dedup-token tail
+  sid_generator<float> m(cfg, layout, codes, 21);
   const std::string path = "/tmp/reg4rec_gen_" + std::to_string(::getpid()) + ".bin";
   m.save(path);
   auto l = sid_generator<float>::load(path);
+  CHECK(l.layout() == layout);
+  CHECK(l.layout().free_codebooks() == 2);
   CHECK(l.config().tokens == cfg.tokens);
   CHECK(l.config().attention_dropout == cfg.attention_dropout);
   CHECK(l.config().embedding_scale == cfg.embedding_scale);

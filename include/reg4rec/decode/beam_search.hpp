@@ -138,7 +138,8 @@ class beam_search {
   };
 
   void search_chunk(const std::vector<cspan<std::int32_t>>& histories, index_t top_k, recommendation* out) const {
-    const index_t U = static_cast<index_t>(histories.size()), M = model_->codebooks(), B = opt_.beam;
+    const index_t U = static_cast<index_t>(histories.size()), M = model_->codebooks(), B = opt_.beam,
+                  n_free = model_->layout().free_codebooks();
     require(M <= 32, "beam_search: at most 32 codebooks");
     auto& ws = thread_workspace();
     auto ctx = constraint_->make_context();
@@ -166,7 +167,7 @@ class beam_search {
       model_->decode_step(prev_cb, prev_code, user, enc, st, hidden, ws);
       // Log-probabilities of every beam over the codebooks that may be emitted now.
       for (index_t r = 0; r < M; ++r) {
-        if (opt_.order == step_order::fixed && r != step) continue;
+        if ((opt_.order == step_order::fixed || step >= n_free) && r != step) continue;
         lp[r].resize(n, model_->layout().size(r));
         model_->log_probs(r, hidden, lp[r]);
       }
@@ -183,7 +184,7 @@ class beam_search {
         index_t j = i;
         for (; j < n && beams[j].user == u; ++j) {
           const index_t r = choose_codebook(*constraint_, ctx, beams[j].cstate, beams[j].used, step, j, opt_.order,
-                                            opt_.confidence, lp, allowed, scratch);
+                                            n_free, opt_.confidence, lp, allowed, scratch);
           if (r < 0) continue;
           const T* row = lp[r].row(j).data();
           for (std::int32_t c : allowed)

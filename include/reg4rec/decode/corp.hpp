@@ -6,7 +6,8 @@
 //   (c) optionally a reflection score: the path's mean log-probability per step must reach
 //       a threshold (the model's own confidence in the reasoning so far; PARS shapes it).
 // Pruned candidates are replaced by the next best ones, so beams stay full when enough valid
-// candidates exist.
+// candidates exist. Only the first `codebooks` steps are judged: a fixed tail after them (a
+// dedup token, sid_layout::fixed_tail) only tells apart items whose tokens are all chosen.
 #pragma once
 
 #include <cmath>
@@ -40,7 +41,7 @@ struct corp_options {
 class corp_pruner {
  public:
   corp_pruner(const quant::token_category_table& cats, index_t codebooks, corp_options o = {})
-      : cats_(&cats), opt_(o), k_min_(o.k_min >= 0 ? o.k_min : (codebooks + 1) / 2) {
+      : cats_(&cats), opt_(o), codebooks_(codebooks), k_min_(o.k_min >= 0 ? o.k_min : (codebooks + 1) / 2) {
     require(o.theta >= 0 && o.theta <= 1, "corp: θ must lie in [0, 1], got ", o.theta);
     require(codebooks >= 1, "corp: at least one codebook");
   }
@@ -51,7 +52,7 @@ class corp_pruner {
   /// path: the candidate path (its last token is the one being added at `step`); score: its
   /// cumulative log-probability.
   bool keep(cspan<path_token> path, index_t step, float score) const {
-    if (step < k_min_) return true;
+    if (step < k_min_ || step >= codebooks_) return true;
     if (opt_.category_consistency && path_consistency(path, *cats_) < opt_.theta) return false;
     if (std::isfinite(opt_.min_mean_logp) && double(score) / double(path.size()) < opt_.min_mean_logp) return false;
     return true;
@@ -60,7 +61,7 @@ class corp_pruner {
  private:
   const quant::token_category_table* cats_;
   corp_options opt_;
-  index_t k_min_;
+  index_t codebooks_, k_min_;
 };
 
 }  // namespace reg4rec::decode

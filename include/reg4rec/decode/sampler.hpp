@@ -43,7 +43,8 @@ class path_sampler {
   /// not depend on batching.
   void sample(const std::vector<cspan<std::int32_t>>& histories, cspan<std::uint64_t> streams, const rng& g,
               std::vector<std::vector<sampled_path>>& out, workspace& ws) const {
-    const index_t U = static_cast<index_t>(histories.size()), G = opt_.paths, M = model_->codebooks();
+    const index_t U = static_cast<index_t>(histories.size()), G = opt_.paths, M = model_->codebooks(),
+                  n_free = model_->layout().free_codebooks();
     check_dim("path_sampler: number of streams (users)", streams.size(), U);
     auto ctx = constraint_->make_context();
     model::encoded_users<T> enc;
@@ -72,13 +73,14 @@ class path_sampler {
     for (index_t step = 0; step < M; ++step) {
       model_->decode_step(cb, code, user, enc, st, hidden, ws);
       for (index_t r = 0; r < M; ++r) {
-        if (opt_.order == step_order::fixed && r != step) continue;
+        if ((opt_.order == step_order::fixed || step >= n_free) && r != step) continue;
         lp[r].resize(n, model_->layout().size(r));
         model_->log_probs(r, hidden, lp[r]);
       }
       for (index_t i = 0; i < n; ++i) {
         auto& path = out[i / G][i % G];
-        const index_t r = choose_codebook(*constraint_, ctx, state[i], used[i], step, i, opt_.order, opt_.confidence,
+        const index_t r = choose_codebook(*constraint_, ctx, state[i], used[i], step, i, opt_.order,
+                                          n_free, opt_.confidence,
                                           lp, allowed, scratch);
         require(r >= 0, "path_sampler: a path has no valid continuation (inconsistent constraint)");
         // Sample among the allowed codes ∝ exp(log π / T).

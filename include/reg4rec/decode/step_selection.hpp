@@ -55,21 +55,22 @@ double confidence(confidence_measure m, const T* lp, index_t K, const std::vecto
 }
 
 /// The codebook row `row` of the log-probabilities `lp[r]` (one matrix per codebook) emits next:
-/// fixed order → `step`; CRSS → the unused codebook (bit r of `used` clear) with the highest
-/// confidence over its allowed codes. `allowed` receives that codebook's allowed codes.
-/// Returns −1 when no codebook has an allowed code.
+/// fixed order, or a step in the layout's fixed tail (step ≥ n_free, the number of free
+/// codebooks) → `step`; CRSS → the unused free codebook (r < n_free, bit r of `used` clear) with
+/// the highest confidence over its allowed codes. `allowed` receives that codebook's allowed
+/// codes. Returns −1 when no codebook has an allowed code.
 template <class Constraint, class Matrix>
 index_t choose_codebook(const Constraint& cons, typename Constraint::context& ctx, const typename Constraint::state& s,
-                        std::uint32_t used, index_t step, index_t row, step_order order, confidence_measure measure,
-                        const std::vector<Matrix>& lp, std::vector<std::int32_t>& allowed,
+                        std::uint32_t used, index_t step, index_t row, step_order order, index_t n_free,
+                        confidence_measure measure, const std::vector<Matrix>& lp, std::vector<std::int32_t>& allowed,
                         std::vector<std::int32_t>& scratch) {
-  if (order == step_order::fixed) {
+  if (order == step_order::fixed || step >= n_free) {
     cons.allowed(ctx, s, step, allowed);
     return allowed.empty() ? -1 : step;
   }
   index_t best_r = -1;
   double best = -std::numeric_limits<double>::infinity();
-  for (index_t r = 0; r < static_cast<index_t>(lp.size()); ++r) {
+  for (index_t r = 0; r < n_free; ++r) {
     if (used & (1u << r)) continue;
     cons.allowed(ctx, s, r, scratch);
     if (scratch.empty()) continue;

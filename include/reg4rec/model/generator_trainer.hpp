@@ -122,10 +122,11 @@ inline index_t block_items(const sample_block& blk, index_t H, encoder_attention
 }  // namespace detail
 
 /// The step order the current model would choose for every decoder of `b` (CRSS, max-probability
-/// confidence over all codes of each remaining codebook, teacher-forced): fills b.order.
+/// confidence over all codes of each remaining free codebook, teacher-forced; the layout's fixed
+/// tail last): fills b.order.
 template <class T>
 void confidence_order(const sid_generator<T>& m, generator_batch& b, workspace& ws) {
-  const index_t M = m.codebooks(), D = b.decoders(), tpi = m.tokens_per_item();
+  const index_t M = m.codebooks(), D = b.decoders(), tpi = m.tokens_per_item(), n_free = m.layout().free_codebooks();
   std::vector<cspan<std::int32_t>> windows;
   for (index_t w = 0; w < b.windows(); ++w)
     windows.emplace_back(b.items.data() + b.window_start[w], b.window_start[w + 1] - b.window_start[w]);
@@ -142,19 +143,21 @@ void confidence_order(const sid_generator<T>& m, generator_batch& b, workspace& 
   std::vector<matrix<T>> lp(static_cast<std::size_t>(M));
   for (index_t k = 0; k < M; ++k) {
     m.decode_step(cb, code, b.window, enc, st, h, ws, limit);
-    for (index_t r = 0; r < M; ++r) {
+    for (index_t r = 0; r < n_free && k < n_free; ++r) {
       lp[r].resize(D, m.layout().size(r));
       m.log_probs(r, h, lp[r]);
     }
     for (index_t j = 0; j < D; ++j) {
-      index_t best = -1;
-      T best_conf = -std::numeric_limits<T>::infinity();
-      for (index_t r = 0; r < M; ++r) {
-        if (used[j] & (1u << r)) continue;
-        const T conf = lp[r].row(j).maxCoeff();
-        if (conf > best_conf) {
-          best_conf = conf;
-          best = r;
+      index_t best = k;  // the fixed tail goes in index order
+      if (k < n_free) {
+        T best_conf = -std::numeric_limits<T>::infinity();
+        for (index_t r = 0; r < n_free; ++r) {
+          if (used[j] & (1u << r)) continue;
+          const T conf = lp[r].row(j).maxCoeff();
+          if (conf > best_conf) {
+            best_conf = conf;
+            best = r;
+          }
         }
       }
       used[j] |= 1u << best;
@@ -179,7 +182,7 @@ train_history train_generator(sid_generator<T>& m, const data::leave_one_out_spl
   require(split.n_items() == m.items(), "train_generator: the split has ", split.n_items(),
           " items, the model's code table ", m.items());
   const auto t_start = std::chrono::steady_clock::now();
-  const index_t H = m.config().max_history, M = m.codebooks();
+  const index_t H = m.config().max_history, M = m.codebooks(), n_free = m.layout().free_codebooks();
   auto blocks = detail::make_blocks(split, m.config().attention, o.hold_out);
   require(!blocks.empty(), "train_generator: no training sequence has two items",
           o.hold_out > 0 ? " once the held-out items are removed" : "");
@@ -280,7 +283,7 @@ train_history train_generator(sid_generator<T>& m, const data::leave_one_out_spl
         rng pg = g.fork(static_cast<std::uint64_t>(step));
         for (index_t j = 0; j < batch.decoders(); ++j) {
           for (index_t r = 0; r < M; ++r) perm[r] = static_cast<std::int32_t>(r);
-          pg.shuffle(perm.begin(), perm.end());
+          pg.shuffle(perm.begin(), perm.begin() + n_free);  // the fixed tail stays last
           batch.order.insert(batch.order.end(), perm.begin(), perm.end());
         }
       } else if (o.order == train_order::confidence) {

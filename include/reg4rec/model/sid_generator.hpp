@@ -269,6 +269,7 @@ class sid_generator {
                               cfg_.attention_dropout, cfg_.embedding_scale});
     std::vector<std::int64_t> sizes(layout_.sizes().begin(), layout_.sizes().end());
     w.put("layout", sizes);
+    if (layout_.fixed_tail() > 0) w.put_scalar<std::int64_t>("layout.fixed_tail", layout_.fixed_tail());
     w.put_matrix<std::int32_t>("item_codes", codes_);
     for (const auto& e : ps_->entries())
       w.put<T>("param/" + e.name, cspan<T>(ps_->values().data() + e.offset, e.rows * e.cols), {e.rows, e.cols});
@@ -301,9 +302,13 @@ class sid_generator {
     const auto sizes = r.get_vector<std::int64_t>("layout");
     const auto codes = r.get_matrix<std::int32_t>("item_codes");
     check_loaded_config(r, ci, c, sizes);
+    const std::int64_t tail = r.has("layout.fixed_tail") ? r.get_scalar<std::int64_t>("layout.fixed_tail") : 0;
+    if (tail < 0 || tail >= static_cast<std::int64_t>(sizes.size()))
+      r.fail("layout.fixed_tail", reg4rec::detail::cat(tail, " with ", sizes.size(), " codebooks"));
     std::unique_ptr<sid_generator> mp;
     try {
-      mp = std::make_unique<sid_generator>(c, sid_layout(std::vector<index_t>(sizes.begin(), sizes.end())), codes, 1);
+      mp = std::make_unique<sid_generator>(c, sid_layout(std::vector<index_t>(sizes.begin(), sizes.end()), tail), codes,
+                                           1);
     } catch (const checkpoint_error&) {
       throw;
     } catch (const error& e) {

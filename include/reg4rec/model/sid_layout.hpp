@@ -5,6 +5,10 @@
 // Every (codebook, code) pair has its own token id, codebook r's block starting at offset(r);
 // two special tokens follow: BOS (decoder start) and SEP (item separator in the encoder).
 // Codebook identities 0..M−1 name the codebooks; identity M marks the special tokens.
+//
+// A layout may end with a fixed tail: its last T codebooks (a dedup token appended to unordered
+// MPQ tokens) are emitted after all the others, in index order, whatever step order the
+// others follow. free_codebooks() = M − T are the ones a step order (CRSS, random) may permute.
 #pragma once
 
 #include <cstdint>
@@ -18,9 +22,13 @@ namespace reg4rec::model {
 class sid_layout {
  public:
   sid_layout() = default;
-  /// sizes[r] = K_r, the number of codes of codebook r.
-  explicit sid_layout(std::vector<index_t> sizes) : sizes_(std::move(sizes)) {
+  /// sizes[r] = K_r, the number of codes of codebook r; the last fixed_tail codebooks are
+  /// always emitted last, in index order.
+  explicit sid_layout(std::vector<index_t> sizes, index_t fixed_tail = 0)
+      : sizes_(std::move(sizes)), fixed_tail_(fixed_tail) {
     require(!sizes_.empty(), "sid_layout: at least one codebook is needed");
+    require(fixed_tail_ >= 0 && fixed_tail_ < static_cast<index_t>(sizes_.size()), "sid_layout: fixed tail of ",
+            fixed_tail_, " codebooks with ", sizes_.size(), " codebooks (at least one must be free)");
     offsets_.reserve(sizes_.size());
     index_t off = 0;
     for (std::size_t r = 0; r < sizes_.size(); ++r) {
@@ -49,6 +57,10 @@ class sid_layout {
   index_t size(index_t r) const { return sizes_[r]; }
   index_t offset(index_t r) const { return offsets_[r]; }
   const std::vector<index_t>& sizes() const noexcept { return sizes_; }
+  /// Codebooks always emitted last, in index order (0 = none).
+  index_t fixed_tail() const noexcept { return fixed_tail_; }
+  /// Codebooks 0..free_codebooks()−1, the ones a step order may permute.
+  index_t free_codebooks() const noexcept { return codebooks() - fixed_tail_; }
 
   std::int32_t token(index_t r, std::int32_t code) const { return static_cast<std::int32_t>(offsets_[r] + code); }
   std::int32_t bos() const noexcept { return static_cast<std::int32_t>(codes_total_); }
@@ -68,11 +80,13 @@ class sid_layout {
                                                  ", outside [0, ", sizes_[r], ")"));
   }
 
-  friend bool operator==(const sid_layout& a, const sid_layout& b) { return a.sizes_ == b.sizes_; }
+  friend bool operator==(const sid_layout& a, const sid_layout& b) {
+    return a.sizes_ == b.sizes_ && a.fixed_tail_ == b.fixed_tail_;
+  }
 
  private:
   std::vector<index_t> sizes_, offsets_;
-  index_t codes_total_ = 0;
+  index_t fixed_tail_ = 0, codes_total_ = 0;
 };
 
 }  // namespace reg4rec::model
