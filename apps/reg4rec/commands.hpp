@@ -71,6 +71,12 @@ inline double checked_override(const args& a, const std::string& k) {
   return v;
 }
 
+/// Tells (on stderr, even when quiet) which overrides the run ignored: options of other
+/// models, e.g. --modal-experts with --model tiger.
+inline void note_unused(const run_settings& rs, const std::string& who) {
+  for (const auto& k : rs.unused()) std::fprintf(stderr, "reg4rec: note: --%s was not used by %s\n", k.c_str(), who.c_str());
+}
+
 inline run_settings settings_from(const args& a) {
   run_settings rs;
   rs.level = parse_preset(a.get("preset", "quick"));
@@ -295,6 +301,7 @@ inline int cmd_train(const std::vector<std::string>& argv, const char* argv0) {
     io::write_file_atomic(out + "/metrics.json", metrics_json(run, ds.name));
     std::printf("%s", summary_table({run}).c_str());
   }
+  note_unused(rs, m);
   return 0;
 }
 
@@ -329,7 +336,7 @@ inline int cmd_align(const std::vector<std::string>& argv, const char* argv0) {
   if (layout.fixed_tail() > 0) as.dedup_range = layout.size(layout.codebooks() - 1);
   as.posting = std::move(sft.posting);
   as.item_category = !sft.item_category.empty() ? sft.item_category : std::vector<std::int32_t>(static_cast<std::size_t>(sft.items), -1);
-  const bool recut = rs.overrides.count("category-depth") && ds.items;  // categories at another depth than the saved ones
+  const bool recut = rs.has("category-depth") && ds.items;  // categories at another depth than the saved ones
   if (recut) as.item_category = reward_categories(*ds.items, rs);
   as.categories = sft.has_categories && !recut ? sft.categories
                                                : quant::token_category_table::build(as.codes, as.posting.codebook_size(), as.item_category);
@@ -386,6 +393,7 @@ inline int cmd_align(const std::vector<std::string>& argv, const char* argv0) {
     io::write_file_atomic(out + "/metrics.json", metrics_json(r, ds.name));
     std::printf("%s", summary_table({r}).c_str());
   }
+  note_unused(rs, "align");
   return 0;
 }
 

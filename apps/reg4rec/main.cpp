@@ -76,6 +76,7 @@ int cmd_ablation(const std::vector<std::string>& argv) {
   io::write_file_atomic(out + "/ablation.json", j.str());
   io::write_file_atomic(out + "/ablation.md", table);
   std::printf("%s ablation (test, full ranking)\n%s", ds.name.c_str(), table.c_str());
+  cli::note_unused(rs, "ablation");
   return 0;
 }
 
@@ -147,6 +148,7 @@ int cmd_pipeline(const std::vector<std::string>& argv) {
   std::printf("%s: test split, full ranking over %ld items, %ld users\n%s", ds.name.c_str(), long(ds.sequences.n_items()),
               long(split.n_eval_users()), cli::summary_table(runs).c_str());
   std::printf("written: %s/metrics.json, %s/report.html, %s/results.md\n", out.c_str(), out.c_str(), out.c_str());
+  cli::note_unused(rs, which == "all" ? "any model" : which);
   return 0;
 }
 

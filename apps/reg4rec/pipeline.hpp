@@ -62,9 +62,25 @@ struct run_settings {
   std::string save_dir;       // when set, the runner saves its trained model there (model_store.hpp)
   bool evaluate_test = true;  // false: train (and validate) only; model_run::test stays empty
 
+  /// Overrides some model asked for (get, has); shared by copies of these settings.
+  std::shared_ptr<std::set<std::string>> asked = std::make_shared<std::set<std::string>>();
+
   double get(const std::string& key, double fallback) const {
+    asked->insert(key);
     const auto it = overrides.find(key);
     return it == overrides.end() ? fallback : it->second;
+  }
+  bool has(const std::string& key) const {
+    asked->insert(key);
+    return overrides.count(key) > 0;
+  }
+  /// Overrides no model asked for: options of other models (or of a path not taken, such as
+  /// --mpq-candidates with --mpq-dedup), which this run ignored.
+  std::vector<std::string> unused() const {
+    std::vector<std::string> u;
+    for (const auto& [k, v] : overrides)
+      if (!asked->count(k)) u.push_back(k);
+    return u;
   }
   index_t get_int(const std::string& key, index_t fallback) const { return static_cast<index_t>(get(key, double(fallback))); }
   bool quick() const noexcept { return level == preset::quick; }

@@ -221,7 +221,7 @@ inline eval::eval_result evaluate_reg4rec(const model::sid_generator<float>& m, 
 inline run_settings with_corp_theta(const model::sid_generator<float>& m, const reg4rec_assets& a,
                                     const data::leave_one_out_split& split, const run_settings& rs) {
   run_settings out = rs;
-  if (rs.overrides.count("corp-theta")) return out;
+  if (rs.has("corp-theta")) return out;
   const decode::posting_constraint pc(a.posting, a.popularity);
   auto vo = generative_validation(rs);
   vo.log = nullptr;
