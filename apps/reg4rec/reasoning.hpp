@@ -278,7 +278,9 @@ inline model_run run_reg4rec(const dataset& ds, const data::leave_one_out_split&
   add_pars_curves(r, "reg4rec (PARS + MSRA)", ph, double(sft_hist.epochs.size()));
   if (rs.evaluate_test) r.test = evaluate_reg4rec(*full, *a, split, rs, true, "reg4rec");
   const auto po = pars_preset(rs, rs.get_int("msra-steps", 3));
-  r.tokenizer = [s = a->stats, fs = a->tokenizer_seconds, f = a->features](io::json_writer& j) { write_stats(j, s, fs, 0, f); };
+  r.tokenizer = [s = a->stats, fs = a->tokenizer_seconds, dr = a->dedup_range, f = a->features](io::json_writer& j) {
+    write_stats(j, s, fs, dr, f);
+  };
   r.config = [gcfg, t, sft_hist, po, ph, bo = reg4rec_beam(rs), co = corp_preset(rs)](io::json_writer& j) {
     j.begin_object().key("sft");
     write_train(j, gcfg, t, sft_hist, bo.beam);
@@ -313,7 +315,9 @@ inline model_run run_reg4rec_sft(const dataset& ds, const data::leave_one_out_sp
   add_tokenizer_curves(r, "mpq", a->tokenizer->history(), a->stats.utilisation);
   add_train_curves(r, "reg4rec-sft", hist);
   if (rs.evaluate_test) r.test = evaluate_reg4rec(*gen, *a, split, rs, false, "reg4rec-sft");
-  r.tokenizer = [s = a->stats, fs = a->tokenizer_seconds, f = a->features](io::json_writer& j) { write_stats(j, s, fs, 0, f); };
+  r.tokenizer = [s = a->stats, fs = a->tokenizer_seconds, dr = a->dedup_range, f = a->features](io::json_writer& j) {
+    write_stats(j, s, fs, dr, f);
+  };
   const auto bo = reg4rec_beam(rs);
   r.config = [gcfg, t, hist, bo](io::json_writer& j) { write_train(j, gcfg, t, hist, bo.beam); };
   if (!rs.save_dir.empty())

@@ -44,7 +44,7 @@ struct best_list {
 
 // Minimise key = l2 distance, or −(inner product). Single: B = 1 (no list, two registers).
 // All: no selection; every row's K scores, negated keys (larger = nearer), go to score (n × K)
-// for the radix top-k (long lists: see launch_nearest_topb).
+// for the selection pass (long lists: see launch_nearest_topb).
 template <bool L2, bool Single, bool All = false>
 __global__ static void __launch_bounds__(kNearestThreads)
     nearest_topb_kernel(const float* __restrict__ x, index_t n, index_t d,
