@@ -48,7 +48,7 @@ inline void apply_threads(const args& a) {
 /// value found after an hour of training is a bad value found too late).
 inline double checked_override(const args& a, const std::string& k) {
   static const std::set<std::string> at_least_one{"epochs", "vae-epochs", "batch-size", "d-model", "heads", "d-ff", "behaviour-dim",
-                                                  "layers", "beam", "experts", "pars-epochs", "pars-paths",
+                                                  "layers", "beam", "experts", "codes", "pars-epochs", "pars-paths",
                                                   "pars-users", "msra-steps"};
   static const std::set<std::string> non_negative{"eval-every", "patience", "eval-users", "weight-decay", "pars-kl", "text-weight",
                                                   "pars-sft", "random-order", "item-level", "modal-experts", "pars-max-users", "pars-beam", "pars-last", "hold-out", "skip-nonfinite", "mpq-candidates", "mpq-dedup",
@@ -57,7 +57,7 @@ inline double checked_override(const args& a, const std::string& k) {
   static const std::set<std::string> positive{"lr", "pars-lr", "embedding-scale"};
   static const std::set<std::string> fraction{"dropout", "embedding-dropout", "attention-dropout", "label-smoothing", "ema"};
   static const std::set<std::string> integral{"epochs", "vae-epochs", "batch-size", "d-model", "heads", "d-ff", "behaviour-dim",
-                                              "layers", "beam", "experts", "pars-epochs", "pars-paths", "pars-users",
+                                              "layers", "beam", "experts", "codes", "pars-epochs", "pars-paths", "pars-users",
                                               "msra-steps", "eval-every", "patience", "eval-users", "corp-kmin",
                                               "random-order", "item-level", "modal-experts", "pars-max-users", "skip-nonfinite", "mpq-candidates", "mpq-dedup",
                                               "category-depth", "pars-beam", "pars-last", "hold-out"};

@@ -32,7 +32,7 @@ enum class preset { quick, full };
 inline const std::set<std::string>& numeric_options() {
   static const std::set<std::string> o{"epochs", "vae-epochs", "lr", "weight-decay", "batch-size", "eval-every",
                                        "patience", "eval-users", "d-model", "heads", "d-ff", "layers", "dropout",
-                                       "label-smoothing", "beam", "experts", "random-order", "pars-epochs", "pars-lr",
+                                       "label-smoothing", "beam", "experts", "codes", "random-order", "pars-epochs", "pars-lr",
                                        "pars-kl", "pars-sft", "pars-paths", "pars-beam", "pars-last", "hold-out", "pars-users", "msra-steps", "msra-gamma",
                                        "corp-theta", "corp-kmin", "item-level", "pars-max-users", "mpq-candidates", "mpq-dedup",
                                        "skip-nonfinite", "embedding-dropout", "attention-dropout",

@@ -47,7 +47,7 @@ inline std::unique_ptr<reg4rec_assets> build_reg4rec_assets(const dataset& ds, c
   auto a = std::make_unique<reg4rec_assets>();
   quant::mpq_config qc;
   qc.experts = a->experts = rs.get_int("experts", 4);
-  a->codebook = qc.codebook_size;
+  a->codebook = qc.codebook_size = rs.get_int("codes", 256);
   qc.expert_inputs = mpq_expert_inputs(rs, qc.experts);  // before the features: a usage error costs nothing
   const auto t0 = std::chrono::steady_clock::now();
   const auto mix = feature_mix_of(rs, reg4rec_feature_mix);
