@@ -167,7 +167,7 @@ class beam_search {
       model_->decode_step(prev_cb, prev_code, user, enc, st, hidden, ws);
       // Log-probabilities of every beam over the codebooks that may be emitted now.
       for (index_t r = 0; r < M; ++r) {
-        if ((opt_.order == step_order::fixed || step >= n_free) && r != step) continue;
+        if (step_is_fixed(opt_.order, step, n_free) && r != step) continue;
         lp[r].resize(n, model_->layout().size(r));
         model_->log_probs(r, hidden, lp[r]);
       }

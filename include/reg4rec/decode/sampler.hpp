@@ -73,15 +73,14 @@ class path_sampler {
     for (index_t step = 0; step < M; ++step) {
       model_->decode_step(cb, code, user, enc, st, hidden, ws);
       for (index_t r = 0; r < M; ++r) {
-        if ((opt_.order == step_order::fixed || step >= n_free) && r != step) continue;
+        if (step_is_fixed(opt_.order, step, n_free) && r != step) continue;
         lp[r].resize(n, model_->layout().size(r));
         model_->log_probs(r, hidden, lp[r]);
       }
       for (index_t i = 0; i < n; ++i) {
         auto& path = out[i / G][i % G];
-        const index_t r = choose_codebook(*constraint_, ctx, state[i], used[i], step, i, opt_.order,
-                                          n_free, opt_.confidence,
-                                          lp, allowed, scratch);
+        const index_t r = choose_codebook(*constraint_, ctx, state[i], used[i], step, i, opt_.order, n_free,
+                                          opt_.confidence, lp, allowed, scratch);
         require(r >= 0, "path_sampler: a path has no valid continuation (inconsistent constraint)");
         // Sample among the allowed codes ∝ exp(log π / T).
         const T* row = lp[r].row(i).data();

@@ -54,9 +54,14 @@ double confidence(confidence_measure m, const T* lp, index_t K, const std::vecto
   return 0;
 }
 
+/// Whether step `step` emits codebook `step` whatever the model says: always in a fixed order,
+/// and in the layout's fixed tail (steps ≥ n_free, the number of free codebooks) otherwise.
+inline bool step_is_fixed(step_order order, index_t step, index_t n_free) {
+  return order == step_order::fixed || step >= n_free;
+}
+
 /// The codebook row `row` of the log-probabilities `lp[r]` (one matrix per codebook) emits next:
-/// fixed order, or a step in the layout's fixed tail (step ≥ n_free, the number of free
-/// codebooks) → `step`; CRSS → the unused free codebook (r < n_free, bit r of `used` clear) with
+/// a fixed step (step_is_fixed) → `step`; CRSS → the unused free codebook (r < n_free, bit r of `used` clear) with
 /// the highest confidence over its allowed codes. `allowed` receives that codebook's allowed
 /// codes. Returns −1 when no codebook has an allowed code.
 template <class Constraint, class Matrix>
@@ -64,7 +69,7 @@ index_t choose_codebook(const Constraint& cons, typename Constraint::context& ct
                         std::uint32_t used, index_t step, index_t row, step_order order, index_t n_free,
                         confidence_measure measure, const std::vector<Matrix>& lp, std::vector<std::int32_t>& allowed,
                         std::vector<std::int32_t>& scratch) {
-  if (order == step_order::fixed || step >= n_free) {
+  if (step_is_fixed(order, step, n_free)) {
     cons.allowed(ctx, s, step, allowed);
     return allowed.empty() ? -1 : step;
   }

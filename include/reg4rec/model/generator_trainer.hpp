@@ -143,10 +143,11 @@ void confidence_order(const sid_generator<T>& m, generator_batch& b, workspace& 
   std::vector<matrix<T>> lp(static_cast<std::size_t>(M));
   for (index_t k = 0; k < M; ++k) {
     m.decode_step(cb, code, b.window, enc, st, h, ws, limit);
-    for (index_t r = 0; r < n_free && k < n_free; ++r) {
-      lp[r].resize(D, m.layout().size(r));
-      m.log_probs(r, h, lp[r]);
-    }
+    if (k < n_free)
+      for (index_t r = 0; r < n_free; ++r) {
+        lp[r].resize(D, m.layout().size(r));
+        m.log_probs(r, h, lp[r]);
+      }
     for (index_t j = 0; j < D; ++j) {
       index_t best = k;  // the fixed tail goes in index order
       if (k < n_free) {
