@@ -52,15 +52,16 @@ inline double checked_override(const args& a, const std::string& k) {
                                                   "pars-users", "msra-steps"};
   static const std::set<std::string> non_negative{"eval-every", "patience", "eval-users", "weight-decay", "pars-kl", "text-weight",
                                                   "pars-sft", "random-order", "item-level", "modal-experts", "pars-max-users", "pars-beam", "pars-last", "hold-out", "skip-nonfinite", "mpq-candidates", "mpq-dedup",
-                                                  "mpq-decorrelation", "reward-step-hit", "reward-global-path",
+                                                  "smooth-hops", "bidirectional", "mpq-decorrelation", "reward-step-hit", "reward-global-path",
                                                   "reward-category-hit", "reward-consistency", "category-depth"};
   static const std::set<std::string> positive{"lr", "pars-lr", "embedding-scale"};
-  static const std::set<std::string> fraction{"dropout", "embedding-dropout", "attention-dropout", "label-smoothing", "ema"};
+  static const std::set<std::string> fraction{"dropout", "embedding-dropout", "attention-dropout", "label-smoothing", "ema",
+                                                "smooth-restart"};
   static const std::set<std::string> integral{"epochs", "vae-epochs", "batch-size", "d-model", "heads", "d-ff", "behaviour-dim",
                                               "layers", "beam", "experts", "codes", "pars-epochs", "pars-paths", "pars-users",
                                               "msra-steps", "eval-every", "patience", "eval-users", "corp-kmin",
                                               "random-order", "item-level", "modal-experts", "pars-max-users", "skip-nonfinite", "mpq-candidates", "mpq-dedup",
-                                              "category-depth", "pars-beam", "pars-last", "hold-out"};
+                                              "smooth-hops", "bidirectional", "category-depth", "pars-beam", "pars-last", "hold-out"};
   const double v = a.get_double(k, 0);
   auto bad = [&](const char* what) { throw usage_error("--" + k + " " + what + ", got '" + a.get(k, "") + "'"); };
   if (integral.count(k) && (v != std::floor(v) || std::abs(v) > 1e15)) bad("expects a whole number");
@@ -219,13 +220,14 @@ inline void report_features(const matrix<float>& x, const dataset* ds, index_t n
 
 inline int cmd_features(const std::vector<std::string>& argv, const char* argv0) {
   const args a(argv, {"data", "out", "features", "for", "text-dim", "behaviour-dim", "text-weight", "behaviour-weight",
-                      "neighbours", "threads"},
+                      "smooth-hops", "smooth-restart", "neighbours", "threads"},
                {"quiet"});
   apply_threads(a);
   std::ostream* log = a.has("quiet") ? nullptr : &std::clog;
   const index_t neighbours = a.get_int("neighbours", 5);
   if (a.has("features")) {
-    for (const char* k : {"out", "for", "text-dim", "behaviour-dim", "text-weight", "behaviour-weight"})
+    for (const char* k : {"out", "for", "text-dim", "behaviour-dim", "text-weight", "behaviour-weight", "smooth-hops",
+                          "smooth-restart"})
       if (a.has(k)) throw usage_error(std::string("--") + k + " builds features; --features FILE.npy reports on an existing file");
     const std::string path = a.get("features", "");
     const auto header = io::read_npy_header(path);
@@ -258,6 +260,10 @@ inline int cmd_features(const std::vector<std::string>& argv, const char* argv0)
   o.text_weight = a.get_double("text-weight", mix.text_weight);
   o.behaviour_weight = a.get_double("behaviour-weight", o.behaviour_weight);
   if (o.text.dim < 1 || o.behaviour.dim < 1) throw usage_error("--text-dim and --behaviour-dim must be at least 1");
+  o.smoothing.hops = a.get_int("smooth-hops", mix.smooth_hops);
+  o.smoothing.restart = a.get_double("smooth-restart", mix.smooth_restart);
+  if (o.smoothing.hops < 0) throw usage_error("--smooth-hops must not be negative");
+  if (!(o.smoothing.restart >= 0 && o.smoothing.restart <= 1)) throw usage_error("--smooth-restart must lie in [0, 1]");
   o.log = log;
   const data::leave_one_out_split split(ds.sequences, {20});
   const auto t0 = std::chrono::steady_clock::now();

@@ -24,11 +24,14 @@
 
 namespace reg4rec::cli {
 
-/// A model's mix of the built features: text weight (behaviour 1) and behaviour width, each
-/// overridable (--text-weight, --behaviour-dim) for every model of the run.
+/// A model's mix of the built features: text weight (behaviour 1), behaviour width and the
+/// co-occurrence graph smoothing (hops 0: none), each overridable (--text-weight,
+/// --behaviour-dim, --smooth-hops, --smooth-restart) for every model of the run.
 struct feature_mix {
   double text_weight = 1.0;
   index_t behaviour_dim = 128;
+  index_t smooth_hops = 0;
+  double smooth_restart = 0.5;
 };
 
 /// The mixes the presets build: TIGER's RQ-VAE leans on behaviour (Beauty test R@10 +0.002
@@ -38,16 +41,20 @@ inline constexpr feature_mix tiger_feature_mix{0.5, 256};
 inline constexpr feature_mix reg4rec_feature_mix{1.0, 128};
 
 inline feature_mix feature_mix_of(const run_settings& rs, feature_mix preset) {
-  return {rs.get("text-weight", preset.text_weight), rs.get_int("behaviour-dim", preset.behaviour_dim)};
+  return {rs.get("text-weight", preset.text_weight), rs.get_int("behaviour-dim", preset.behaviour_dim),
+          rs.get_int("smooth-hops", preset.smooth_hops), rs.get("smooth-restart", preset.smooth_restart)};
 }
 
 /// What a tokenizer is fitted on (metrics.json; the feature cache's key): the --features file,
 /// or the mix built from the data.
 inline std::string describe_features(const run_settings& rs, feature_mix mix) {
   if (!rs.features_path.empty()) return rs.features_path;
-  char s[96];
-  std::snprintf(s, sizeof s, "[text ; behaviour %lld wide], text weight %g, behaviour weight 1",
-                static_cast<long long>(mix.behaviour_dim), mix.text_weight);
+  char s[160];
+  int n = std::snprintf(s, sizeof s, "[text ; behaviour %lld wide], text weight %g, behaviour weight 1",
+                        static_cast<long long>(mix.behaviour_dim), mix.text_weight);
+  if (mix.smooth_hops > 0)
+    std::snprintf(s + n, sizeof s - static_cast<std::size_t>(n), ", graph-smoothed %lld hops, restart %g",
+                  static_cast<long long>(mix.smooth_hops), mix.smooth_restart);
   return s;
 }
 
@@ -68,6 +75,8 @@ inline const matrix<float>& item_vectors(const dataset& ds, const data::leave_on
   o.log = rs.log;
   o.text_weight = mix.text_weight;
   o.behaviour.dim = mix.behaviour_dim;
+  o.smoothing.hops = mix.smooth_hops;
+  o.smoothing.restart = mix.smooth_restart;
   x = data::item_features(*ds.items, split, o);
   return x;
 }
@@ -155,6 +164,9 @@ inline model::generator_config generator_preset(const run_settings& rs) {
   // quick: one encoder row per item (M + 1 times fewer rows); full: SEP + M tokens per item.
   g.tokens = rs.get_int("item-level", rs.quick() ? 1 : 0) ? model::history_tokens::item_level
                                                         : model::history_tokens::token_level;
+  // Causal: every prefix of a sequence from one encoder pass; bidirectional: the papers'
+  // setting, one encoder pass per target (SPEC §4.2).
+  g.attention = rs.get_int("bidirectional", 0) ? model::encoder_attention::bidirectional : model::encoder_attention::causal;
   return g;
 }
 

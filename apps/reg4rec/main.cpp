@@ -215,7 +215,8 @@ const std::map<std::string, command>& commands() {
       {"features",
        {"build a dataset's [text ; behaviour] item features as .npy, or report on a .npy file",
         "reg4rec features [--data DIR] [--out FILE.npy] [--for tiger|reg4rec] [--text-dim N] [--behaviour-dim N]\n"
-        "                        [--text-weight W] [--behaviour-weight W] [--neighbours N] [--threads N] [--quiet]\n"
+        "                        [--text-weight W] [--behaviour-weight W] [--smooth-hops K] [--smooth-restart A]\n"
+        "                        [--neighbours N] [--threads N] [--quiet]\n"
         "       reg4rec features --features FILE.npy [--data DIR] [--neighbours N]",
         [](const std::vector<std::string>& v) { return cli::cmd_features(v, g_argv0); }}},
       {"tokenize",

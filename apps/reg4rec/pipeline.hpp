@@ -38,7 +38,8 @@ inline const std::set<std::string>& numeric_options() {
                                        "skip-nonfinite", "embedding-dropout", "attention-dropout",
                                        "embedding-scale", "mpq-decorrelation", "modal-experts", "reward-step-hit",
                                        "reward-global-path", "reward-category-hit", "reward-consistency",
-                                       "category-depth", "ema", "text-weight", "behaviour-dim"};
+                                       "category-depth", "ema", "text-weight", "behaviour-dim", "smooth-hops",
+                                       "smooth-restart", "bidirectional"};
   return o;
 }
 

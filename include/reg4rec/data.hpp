@@ -13,4 +13,5 @@
 #include "reg4rec/data/randomized_svd.hpp"
 #include "reg4rec/data/text_features.hpp"
 #include "reg4rec/data/behaviour_features.hpp"
+#include "reg4rec/data/graph_smoothing.hpp"
 #include "reg4rec/data/item_features.hpp"

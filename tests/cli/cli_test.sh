@@ -178,6 +178,13 @@ models)
   run features_tiger 0 "$BIN" features --data "$TINY" --for tiger --out "$T/features_tiger.npy" --quiet
   run features_tiger_report 0 "$BIN" features --features "$T/features_tiger.npy"
   grep -q '320 items x 512 dimensions' "$T/features_tiger_report.out" || fail "features --for tiger: shape line"
+  # Graph smoothing: same shape, other values; restart outside [0, 1] refused.
+  run features_smooth 0 "$BIN" features --data "$TINY" --out "$T/features_smooth.npy" --smooth-hops 2 --quiet
+  run features_smooth_report 0 "$BIN" features --features "$T/features_smooth.npy"
+  grep -q '320 items x 384 dimensions' "$T/features_smooth_report.out" || fail "features --smooth-hops: shape line"
+  ! cmp -s "$T/features.npy" "$T/features_smooth.npy" || fail "features --smooth-hops 2 changed nothing"
+  bad features_restart 2 "--smooth-restart must lie in" "$BIN" features --data "$TINY" --out "$T/x.npy" \
+    --smooth-restart 1.5
   bad features_for 2 "--for must be tiger or reg4rec" "$BIN" features --data "$TINY" --for sasrec --out "$T/x.npy"
   # MMQ's modality experts need the built features (a file's blocks are unknown) and 2K experts.
   bad modal_with_file 2 "--modal-experts needs the built" "$BIN" train --model reg4rec-sft --data "$TINY" --out "$T/never" \
@@ -227,6 +234,13 @@ models)
     fail "pipeline: TIGER's feature mix not recorded"
   grep -q '"features": "\[text ; behaviour 128 wide\], text weight 1,' "$T/pipe_built/reg4rec-sft/metrics.json" ||
     fail "pipeline: REG4Rec's feature mix not recorded"
+  # Smoothed features and the bidirectional encoder (one prefix per sample) are recorded.
+  run pipeline_smooth_bidir 0 "$BIN" pipeline --data "$TINY" --model reg4rec-sft --out "$T/pipe_bidir" --smooth-hops 1 \
+    --bidirectional 1 "${SMALL[@]}"
+  grep -q 'graph-smoothed 1 hops, restart 0.5' "$T/pipe_bidir/reg4rec-sft/metrics.json" ||
+    fail "pipeline: smoothing not recorded"
+  grep -q '"encoder_attention": "bidirectional"' "$T/pipe_bidir/reg4rec-sft/metrics.json" ||
+    fail "pipeline: bidirectional not recorded"
 
   # REG4Rec: SFT, PARS + MSRA, evaluate with CORP, recommend with the reasoning path.
   run train_sft 0 "$BIN" train --model reg4rec-sft --data "$TINY" --out "$T/sft" --features "$T/features.npy" "${SMALL[@]}"

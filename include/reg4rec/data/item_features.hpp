@@ -6,7 +6,9 @@
 // text: data/text_features.hpp (hashed TF-IDF + randomized SVD, 256 wide by default);
 // behaviour: data/behaviour_features.hpp (training co-occurrence PPMI + randomized SVD, 128
 // wide by default). An item with no training co-occurrence has a zero behaviour block and a
-// row norm of w_t. Deterministic for the seeds in the options (and a thread count).
+// row norm of w_t. Optionally the result is smoothed over the training co-occurrence graph
+// (data/graph_smoothing.hpp, off by default). Deterministic for the seeds in the options (and
+// a thread count).
 //
 // Features made elsewhere (a sentence encoder in Python) plug in through io::read_npy, and
 // these go out through io::write_npy.
@@ -18,6 +20,7 @@
 #include "reg4rec/core/error.hpp"
 #include "reg4rec/core/types.hpp"
 #include "reg4rec/data/behaviour_features.hpp"
+#include "reg4rec/data/graph_smoothing.hpp"
 #include "reg4rec/data/item_metadata.hpp"
 #include "reg4rec/data/split.hpp"
 #include "reg4rec/data/text_features.hpp"
@@ -29,6 +32,9 @@ struct item_feature_options {
   behaviour_feature_options behaviour;
   /// Relative weights of the blocks (normalised so that w_t² + w_b² = 1).
   double text_weight = 1.0, behaviour_weight = 1.0;
+  /// Smoothing of [text ; behaviour] over the co-occurrence graph of `behaviour`'s window
+  /// (hops 0: off).
+  graph_smoothing_options smoothing = no_graph_smoothing();
   /// Progress of both builders (overrides their own `log` when set).
   std::ostream* log = nullptr;
 };
@@ -58,7 +64,14 @@ inline matrix<float> item_features(const item_metadata& meta, const leave_one_ou
   if (o.log) to.log = bo.log = o.log;
   const matrix<float> t = text_features(meta, to);
   const matrix<float> b = behaviour_features(split, bo);
-  return concat_features(t, b, o.text_weight, o.behaviour_weight);
+  matrix<float> x = concat_features(t, b, o.text_weight, o.behaviour_weight);
+  if (o.smoothing.hops > 0) {
+    x = graph_smooth(x, cooccurrence(split, bo), o.smoothing);
+    if (o.log)
+      *o.log << "item features: smoothed over the co-occurrence graph, " << o.smoothing.hops << " hops, restart "
+             << o.smoothing.restart << '\n';
+  }
+  return x;
 }
 
 }  // namespace reg4rec::data
