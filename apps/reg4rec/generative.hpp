@@ -53,8 +53,8 @@ inline std::string describe_features(const run_settings& rs, feature_mix mix) {
   int n = std::snprintf(s, sizeof s, "[text ; behaviour %lld wide], text weight %g, behaviour weight 1",
                         static_cast<long long>(mix.behaviour_dim), mix.text_weight);
   if (mix.smooth_hops > 0)
-    std::snprintf(s + n, sizeof s - static_cast<std::size_t>(n), ", graph-smoothed %lld hops, restart %g",
-                  static_cast<long long>(mix.smooth_hops), mix.smooth_restart);
+    std::snprintf(s + n, sizeof s - static_cast<std::size_t>(n), ", graph-smoothed %lld hop%s, restart %g",
+                  static_cast<long long>(mix.smooth_hops), mix.smooth_hops == 1 ? "" : "s", mix.smooth_restart);
   return s;
 }
 

@@ -237,7 +237,7 @@ models)
   # Smoothed features and the bidirectional encoder (one prefix per sample) are recorded.
   run pipeline_smooth_bidir 0 "$BIN" pipeline --data "$TINY" --model reg4rec-sft --out "$T/pipe_bidir" --smooth-hops 1 \
     --bidirectional 1 "${SMALL[@]}"
-  grep -q 'graph-smoothed 1 hops, restart 0.5' "$T/pipe_bidir/reg4rec-sft/metrics.json" ||
+  grep -q 'graph-smoothed 1 hop, restart 0.5' "$T/pipe_bidir/reg4rec-sft/metrics.json" ||
     fail "pipeline: smoothing not recorded"
   grep -q '"encoder_attention": "bidirectional"' "$T/pipe_bidir/reg4rec-sft/metrics.json" ||
     fail "pipeline: bidirectional not recorded"

@@ -68,8 +68,8 @@ inline matrix<float> item_features(const item_metadata& meta, const leave_one_ou
   if (o.smoothing.hops > 0) {
     x = graph_smooth(x, cooccurrence(split, bo), o.smoothing);
     if (o.log)
-      *o.log << "item features: smoothed over the co-occurrence graph, " << o.smoothing.hops << " hops, restart "
-             << o.smoothing.restart << '\n';
+      *o.log << "item features: smoothed over the co-occurrence graph, " << o.smoothing.hops
+             << (o.smoothing.hops == 1 ? " hop" : " hops") << ", restart " << o.smoothing.restart << '\n';
   }
   return x;
 }
