@@ -135,8 +135,10 @@ TEST_CASE("graph smoothing: bad input is refused", "[data][smoothing]") {
   CHECK_THROWS_WITH(data::graph_smooth(x, c, o), Catch::Contains("hops"));
   x(1, 2) = std::numeric_limits<float>::quiet_NaN();
   CHECK_THROWS_WITH(data::graph_smooth(x, c), Catch::Contains("row 1"));
+  CHECK_THROWS_AS(data::graph_smooth(x, c), value_error);
   data::sparse_matrix neg = c;
   neg.coeffRef(0, 1) = -1;
   CHECK_THROWS_WITH(data::normalized_adjacency(neg), Catch::Contains("(0, 1)"));
+  CHECK_THROWS_AS(data::normalized_adjacency(neg), value_error);
   CHECK_THROWS_AS(data::normalized_adjacency(data::sparse_matrix(3, 2)), dimension_error);
 }

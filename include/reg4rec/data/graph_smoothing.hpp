@@ -48,8 +48,9 @@ inline sparse_matrix normalized_adjacency(const sparse_matrix& c, bool self_loop
   for (index_t i = 0; i < n; ++i) {
     double deg = s;
     for (sparse_matrix::InnerIterator it(c, i); it; ++it) {
-      require(std::isfinite(it.value()) && it.value() >= 0, "normalized_adjacency: co-occurrence (", i, ", ", it.col(),
-              ") = ", it.value(), " must be finite and non-negative");
+      if (!(std::isfinite(it.value()) && it.value() >= 0))
+        throw value_error(reg4rec::detail::cat("normalized_adjacency: co-occurrence (", i, ", ", it.col(), ") = ",
+                                               it.value(), " must be finite and non-negative"));
       deg += it.value();
     }
     if (deg > 0) inv_sqrt[static_cast<std::size_t>(i)] = 1.0 / std::sqrt(deg);
@@ -67,7 +68,8 @@ inline sparse_matrix normalized_adjacency(const sparse_matrix& c, bool self_loop
 }
 
 /// H of the file comment for item vectors `x` (n × d) and co-occurrence `c` (n × n).
-inline matrix<float> graph_smooth(const matrix<float>& x, const sparse_matrix& c, const graph_smoothing_options& o = {}) {
+inline matrix<float> graph_smooth(const matrix<float>& x, const sparse_matrix& c,
+                                  const graph_smoothing_options& o = {}) {
   check_dim("graph_smooth: rows of the co-occurrence matrix (items)", c.rows(), x.rows());
   require(o.hops >= 0, "graph_smooth: hops must be >= 0, got ", o.hops);
   require(o.restart >= 0 && o.restart <= 1, "graph_smooth: restart must be in [0, 1], got ", o.restart);
@@ -76,12 +78,14 @@ inline matrix<float> graph_smooth(const matrix<float>& x, const sparse_matrix& c
   check_dim("graph_smooth: hop_weights (hops + 1)", static_cast<index_t>(w.size()), o.hops + 1);
   double total = 0;
   for (std::size_t k = 0; k < w.size(); ++k) {
-    require(std::isfinite(w[k]) && w[k] >= 0, "graph_smooth: hop_weights[", k, "] = ", w[k], " must be finite and >= 0");
+    require(std::isfinite(w[k]) && w[k] >= 0, "graph_smooth: hop_weights[", k, "] = ", w[k],
+            " must be finite and >= 0");
     total += w[k];
   }
   require(total > 0, "graph_smooth: hop_weights are all zero");
   for (index_t i = 0; i < x.rows(); ++i)
-    require(x.row(i).allFinite(), "graph_smooth: row ", i, " of the item vectors is not finite");
+    if (!x.row(i).allFinite())
+      throw value_error(reg4rec::detail::cat("graph_smooth: row ", i, " of the item vectors is not finite"));
 
   const sparse_matrix a_hat = normalized_adjacency(c, o.self_loops);
   using dense = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
