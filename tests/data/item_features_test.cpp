@@ -159,6 +159,9 @@ TEST_CASE("behaviour features: held-out targets cannot leak", "[data][features]"
   CHECK(ca(18, 19) == Approx(1.0));  // only user 1's training run "... 19 20"
   const auto fa_ = data::behaviour_features(sa, o), fb_ = data::behaviour_features(sb, o);
   CHECK(fa_ == fb_);
+  // The overload on counts (what item_features uses to build them once) gives the same rows.
+  CHECK(data::behaviour_features(data::sparse_matrix(ca.sparseView()), o) == fa_);
+  CHECK_THROWS_AS(data::behaviour_features(data::sparse_matrix(20, 19), o), dimension_error);
 }
 
 TEST_CASE("item features: [text ; behaviour] on Beauty", "[data][features][beauty]") {

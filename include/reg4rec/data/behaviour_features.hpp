@@ -85,11 +85,13 @@ inline sparse_matrix ppmi(const sparse_matrix& c, double alpha = 0.75) {
   return p;
 }
 
-/// Behaviour embedding of every item: (n_items × dim) float, rows L2-normalised (zero for an
-/// item without training co-occurrence).
-inline matrix<float> behaviour_features(const leave_one_out_split& split, const behaviour_feature_options& o = {}) {
+/// Behaviour embedding from co-occurrence counts `c` (as cooccurrence() returns them):
+/// (n_items × dim) float, rows L2-normalised (zero for an item without co-occurrence).
+/// o.window and o.distance_weighting are not read here; they shaped `c`.
+inline matrix<float> behaviour_features(const sparse_matrix& c, const behaviour_feature_options& o = {}) {
+  check_dim("behaviour_features: columns of the co-occurrence matrix", c.cols(), c.rows());
   progress p("behaviour features", 2, o.log, "steps");
-  const sparse_matrix pm = ppmi(cooccurrence(split, o), o.context_smoothing);
+  const sparse_matrix pm = ppmi(c, o.context_smoothing);
   p.advance(1, reg4rec::detail::cat("ppmi ", pm.rows(), " x ", pm.cols(), ", ", pm.nonZeros(), " non-zeros"));
   require(o.dim >= 1 && o.dim <= pm.rows(), "behaviour_features: dim ", o.dim, " must be in [1, n_items = ", pm.rows(), "]");
   randomized_svd_options so;
@@ -107,6 +109,12 @@ inline matrix<float> behaviour_features(const leave_one_out_split& split, const 
   p.advance(1, reg4rec::detail::cat("svd to ", o.dim, ", top singular value ", svd.s(0)));
   p.finish();
   return f;
+}
+
+/// Behaviour embedding of every item from the split's training sequences: (n_items × dim)
+/// float, rows L2-normalised (zero for an item without training co-occurrence).
+inline matrix<float> behaviour_features(const leave_one_out_split& split, const behaviour_feature_options& o = {}) {
+  return behaviour_features(cooccurrence(split, o), o);
 }
 
 }  // namespace reg4rec::data

@@ -63,10 +63,10 @@ inline matrix<float> item_features(const item_metadata& meta, const leave_one_ou
   behaviour_feature_options bo = o.behaviour;
   if (o.log) to.log = bo.log = o.log;
   const matrix<float> t = text_features(meta, to);
-  const matrix<float> b = behaviour_features(split, bo);
-  matrix<float> x = concat_features(t, b, o.text_weight, o.behaviour_weight);
+  const sparse_matrix c = cooccurrence(split, bo);
+  matrix<float> x = concat_features(t, behaviour_features(c, bo), o.text_weight, o.behaviour_weight);
   if (o.smoothing.hops > 0) {
-    x = graph_smooth(x, cooccurrence(split, bo), o.smoothing);
+    x = graph_smooth(x, c, o.smoothing);
     if (o.log)
       *o.log << "item features: smoothed over the co-occurrence graph, " << o.smoothing.hops
              << (o.smoothing.hops == 1 ? " hop" : " hops") << ", restart " << o.smoothing.restart << '\n';
