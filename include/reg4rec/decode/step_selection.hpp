@@ -60,10 +60,10 @@ inline bool step_is_fixed(step_order order, index_t step, index_t n_free) {
   return order == step_order::fixed || step >= n_free;
 }
 
-/// The codebook row `row` of the log-probabilities `lp[r]` (one matrix per codebook) emits next:
-/// a fixed step (step_is_fixed) → `step`; CRSS → the unused free codebook (r < n_free, bit r of `used` clear) with
-/// the highest confidence over its allowed codes. `allowed` receives that codebook's allowed
-/// codes. Returns −1 when no codebook has an allowed code.
+/// The codebook row `row` of the log-probabilities `lp[r]` (one matrix per codebook) emits
+/// next: a fixed step (step_is_fixed) → `step`; CRSS → the unused free codebook (r < n_free,
+/// bit r of `used` clear) with the highest confidence over its allowed codes. `allowed`
+/// receives that codebook's allowed codes. Returns −1 when no codebook has an allowed code.
 template <class Constraint, class Matrix>
 index_t choose_codebook(const Constraint& cons, typename Constraint::context& ctx, const typename Constraint::state& s,
                         std::uint32_t used, index_t step, index_t row, step_order order, index_t n_free,
