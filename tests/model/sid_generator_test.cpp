@@ -72,15 +72,42 @@ TEST_CASE("sid generator: gradients under every tokenisation, attention and orde
   const auto codes = toy_codes();
   for (auto t : {model::history_tokens::token_level, model::history_tokens::item_level})
     for (auto a : {model::encoder_attention::causal, model::encoder_attention::bidirectional})
-      for (bool random_order : {false, true}) {
-        sid_generator<double> m(tiny(t, a, 0.1), model::sid_layout::from_codes(codes), codes, 7);
-        const auto batch = toy_batch(a, random_order);
-        const rng drop(2);
-        const auto r = test::check_parameters(
-            m.params(), [&] { return m.train_step(batch, {&drop, 5}); }, [&] { m.train_step(batch, {&drop, 5}); });
-        INFO("tokens " << int(t) << " attention " << int(a) << " random order " << random_order << ": " << r.where);
-        CHECK(r.rel_error < 1e-6);
-      }
+      for (bool random_order : {false, true})
+        for (bool ids : {false, true}) {
+          if (ids && t == model::history_tokens::token_level) continue;
+          auto cfg = tiny(t, a, 0.1);
+          cfg.item_id_embedding = ids;
+          sid_generator<double> m(cfg, model::sid_layout::from_codes(codes), codes, 7);
+          const auto batch = toy_batch(a, random_order);
+          const rng drop(2);
+          const auto r = test::check_parameters(
+              m.params(), [&] { return m.train_step(batch, {&drop, 5}); }, [&] { m.train_step(batch, {&drop, 5}); });
+          INFO("tokens " << int(t) << " attention " << int(a) << " random order " << random_order << " item ids " << ids
+                         << ": " << r.where);
+          CHECK(r.rel_error < 1e-6);
+        }
+}
+
+TEST_CASE("sid generator: the item-id embedding tells apart items with the same codes", "[model][generator]") {
+  auto codes = toy_codes();
+  codes.row(8) = codes.row(1);  // items 1 and 8 share a tuple
+  auto cfg = tiny(model::history_tokens::item_level, model::encoder_attention::causal, 0.0);
+  const auto layout = model::sid_layout::from_codes(codes);
+  const std::vector<std::int32_t> h1{3, 1}, h8{3, 8};
+  auto encoded = [&](const sid_generator<double>& m, const std::vector<std::int32_t>& h) {
+    workspace ws;
+    model::encoded_users<double> enc;
+    m.encode({cspan<std::int32_t>(h.data(), 2)}, enc, ws);
+    return enc.kv[0];
+  };
+  const sid_generator<double> plain(cfg, layout, codes, 5);
+  CHECK(encoded(plain, h1) == encoded(plain, h8));
+  cfg.item_id_embedding = true;
+  const sid_generator<double> ids(cfg, layout, codes, 5);
+  CHECK((encoded(ids, h1) - encoded(ids, h8)).norm() > 1e-3);
+  CHECK(ids.params().size() == plain.params().size() + 9 * cfg.d_model);
+  cfg.tokens = model::history_tokens::token_level;
+  CHECK_THROWS_WITH(sid_generator<double>(cfg, layout, codes, 5), Catch::Contains("item-level"));
 }
 
 TEST_CASE("all-prefix training equals one prefix per sample with a causal encoder", "[model][generator]") {
@@ -109,6 +136,7 @@ TEST_CASE("teacher-forced decoding steps reproduce the training likelihood", "[m
     for (auto a : {model::encoder_attention::causal, model::encoder_attention::bidirectional}) {
       auto cfg = tiny(t, a, 0.0);
       cfg.label_smoothing = 0.0;
+      cfg.item_id_embedding = t == model::history_tokens::item_level;
       sid_generator<double> m(cfg, model::sid_layout::from_codes(codes), codes, 13);
       const std::vector<std::int32_t> hist{3, 8, 5}, order{2, 0, 1};
       const std::int32_t target = 6;
@@ -159,7 +187,8 @@ TEST_CASE("sid generator: bad batches and codes are refused with the reason", "[
 
 TEST_CASE("sid generator: save and load give the same model", "[model][generator]") {
   const auto codes = toy_codes();
-  const auto cfg = tiny(model::history_tokens::item_level, model::encoder_attention::bidirectional, 0.1);
+  auto cfg = tiny(model::history_tokens::item_level, model::encoder_attention::bidirectional, 0.1);
+  cfg.item_id_embedding = true;
   const model::sid_layout layout(model::sid_layout::from_codes(codes).sizes(), 1);  // a dedup-token tail
   sid_generator<float> m(cfg, layout, codes, 21);
   const std::string path = "/tmp/reg4rec_gen_" + std::to_string(::getpid()) + ".bin";
@@ -170,6 +199,7 @@ TEST_CASE("sid generator: save and load give the same model", "[model][generator
   CHECK(l.config().tokens == cfg.tokens);
   CHECK(l.config().attention_dropout == cfg.attention_dropout);
   CHECK(l.config().embedding_scale == cfg.embedding_scale);
+  CHECK(l.config().item_id_embedding);
   CHECK(l.item_codes() == codes);
   const auto a = m.params().values(), b = l.params().values();
   CHECK(std::equal(a.begin(), a.end(), b.begin()));

@@ -2,7 +2,9 @@
 //
 // Encoder: the user's history. Token-level: each item is SEP followed by its M tokens, each
 // row embedding = token + codebook identity + item position. Item-level: one row per item,
-// the sum of its token (+ identity) embeddings + item position — M + 1 times shorter.
+// the sum of its token (+ identity) embeddings + item position — M + 1 times shorter — plus,
+// optionally, a learned embedding of the item itself (item_id_embedding: ID + SID input; the
+// decoder still generates SIDs only, so the output side keeps no per-item table).
 // Decoder: BOS then the target's tokens in the step order σ; row k predicts the token of
 // codebook σ(k) through that codebook's head; inputs carry their codebook identity so any
 // order can be taught. Pre-norm blocks, GELU FFN, final LayerNorms on both stacks.
@@ -51,6 +53,7 @@ struct generator_config {
   index_t max_history = 20;  // items of history the model reads
   history_tokens tokens = history_tokens::token_level;
   encoder_attention attention = encoder_attention::causal;
+  bool item_id_embedding = false;  // item-level rows add a per-item embedding (needs item_level)
   double label_smoothing = 0.0;
   double embedding_std = 0.02;
 };
@@ -120,6 +123,8 @@ class sid_generator {
     require(c.max_history >= 1 && c.encoder_layers >= 1 && c.decoder_layers >= 1,
             "sid_generator: max_history and the layer counts must be positive");
     nn::check_regularisation("sid_generator", c.dropout, c.embedding_dropout, c.attention_dropout, c.embedding_scale);
+    require(!c.item_id_embedding || c.tokens == history_tokens::item_level,
+            "sid_generator: item_id_embedding needs item-level history tokens");
     layout_.check(item_codes, "sid_generator");
     build();
     rng g(seed);
@@ -262,7 +267,7 @@ class sid_generator {
     io::binary_writer w(path, "sid_generator");
     const std::vector<std::int64_t> cfg{cfg_.d_model, cfg_.heads, cfg_.d_ff, cfg_.encoder_layers, cfg_.decoder_layers,
                                         cfg_.max_history, static_cast<std::int64_t>(cfg_.tokens),
-                                        static_cast<std::int64_t>(cfg_.attention)};
+                                        static_cast<std::int64_t>(cfg_.attention), cfg_.item_id_embedding ? 1 : 0};
     w.put("config.int", cfg);
     w.put("config.real",
           std::vector<double>{cfg_.dropout, cfg_.label_smoothing, cfg_.embedding_std, cfg_.embedding_dropout,
@@ -282,7 +287,8 @@ class sid_generator {
     const auto cr = r.get_vector<double>("config.real");
     // config.real: 3 values in files written before embedding dropout existed, 4 before
     // attention dropout and the embedding scale, 6 since.
-    if (ci.size() != 8 || (cr.size() != 3 && cr.size() != 4 && cr.size() != 6))
+    // config.int: 8 values in files written before the item-id embedding existed, 9 since.
+    if ((ci.size() != 8 && ci.size() != 9) || (cr.size() != 3 && cr.size() != 4 && cr.size() != 6))
       r.fail("config", "unexpected configuration record");
     generator_config c;
     c.d_model = ci[0];
@@ -293,6 +299,7 @@ class sid_generator {
     c.max_history = ci[5];
     c.tokens = static_cast<history_tokens>(ci[6]);
     c.attention = static_cast<encoder_attention>(ci[7]);
+    c.item_id_embedding = ci.size() > 8 && ci[8] == 1;
     c.dropout = cr[0];
     c.label_smoothing = cr[1];
     c.embedding_std = cr[2];
@@ -338,8 +345,8 @@ class sid_generator {
                                   const generator_config& c, const std::vector<std::int64_t>& sizes) {
     for (std::size_t k = 0; k < 6; ++k)
       if (ci[k] < 1) r.fail("config.int", reg4rec::detail::cat("entry ", k, " is ", ci[k], ", expected at least 1"));
-    if (ci[6] < 0 || ci[6] > 1 || ci[7] < 0 || ci[7] > 1)
-      r.fail("config.int", "unknown history-token or attention policy");
+    if (ci[6] < 0 || ci[6] > 1 || ci[7] < 0 || ci[7] > 1 || (ci.size() > 8 && (ci[8] < 0 || ci[8] > 1)))
+      r.fail("config.int", "unknown history-token, attention or item-embedding policy");
     if (c.d_model % c.heads != 0) r.fail("config.int", "d_model is not a multiple of heads");
     if (!(c.label_smoothing >= 0 && c.label_smoothing < 1) || !(c.embedding_std >= 0 && c.embedding_std < 1e6))
       r.fail("config.real", "label smoothing or embedding std out of range");
@@ -371,6 +378,7 @@ class sid_generator {
     ident_ = nn::embedding<T>(ps, "codebook", M + 1, d);
     pos_ = nn::embedding<T>(ps, "item_pos", cfg_.max_history, d);
     step_ = nn::embedding<T>(ps, "step", M, d);
+    if (cfg_.item_id_embedding) item_ = nn::embedding<T>(ps, "item", items(), d);
     const nn::block_config bc{d, cfg_.heads, cfg_.d_ff, cfg_.dropout, true, cfg_.attention_dropout};
     for (index_t l = 0; l < cfg_.encoder_layers; ++l) enc_.emplace_back(ps, "enc." + std::to_string(l), bc);
     enc_ln_ = nn::layer_norm<T>(ps, "enc.ln", d);
@@ -388,6 +396,7 @@ class sid_generator {
     ident_.init(g, s);
     pos_.init(g, s);
     step_.init(g, s);
+    if (cfg_.item_id_embedding) item_.init(g, s);
     for (auto& b : enc_) b.init(g);
     enc_ln_.init();
     for (auto& b : dec_) b.init(g);
@@ -462,7 +471,8 @@ class sid_generator {
   }
 
   // x[row] = scale·tok[t] + identity[i] + item_pos[p]; item-level rows (t = −2, i = item) sum
-  // the item's token and identity embeddings; padding rows (t = −1) are zero.
+  // the item's token and identity embeddings (+ scale·item[i] with item_id_embedding);
+  // padding rows (t = −1) are zero.
   void embed_rows(cspan<std::int32_t> tok, cspan<std::int32_t> ident, cspan<std::int32_t> pos, matrix_view<T> x) const {
     const index_t d = cfg_.d_model, M = codebooks();
     const T es = T(cfg_.embedding_scale);
@@ -481,6 +491,10 @@ class sid_generator {
             const T* t = te.row_ptr(layout_.token(r, codes_(ident[i], r)));
             const T* c = ce.row_ptr(r);
             for (index_t j = 0; j < d; ++j) row[j] += es * t[j] + c[j];
+          }
+          if (cfg_.item_id_embedding) {
+            const T* e = item_.weight.value().row_ptr(ident[i]);
+            for (index_t j = 0; j < d; ++j) row[j] += es * e[j];
           }
         } else {
           const T* t = te.row_ptr(tok[i]);
@@ -510,6 +524,10 @@ class sid_generator {
             t[j] += es * g[j];
             c[j] += g[j];
           }
+        }
+        if (cfg_.item_id_embedding) {
+          T* e = item_.weight.grad().row_ptr(ident[i]);
+          for (index_t j = 0; j < d; ++j) e[j] += es * g[j];
         }
       } else {
         T* t = gt.row_ptr(tok[i]);
@@ -671,7 +689,7 @@ class sid_generator {
   sid_layout layout_;
   matrix<std::int32_t> codes_;
   std::unique_ptr<nn::parameter_store<T>> ps_;
-  nn::embedding<T> tok_, ident_, pos_, step_;
+  nn::embedding<T> tok_, ident_, pos_, step_, item_;  // item_: only with item_id_embedding
   std::vector<nn::encoder_block<T>> enc_;
   nn::layer_norm<T> enc_ln_;
   std::vector<nn::decoder_block<T>> dec_;
