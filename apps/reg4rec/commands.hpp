@@ -52,16 +52,16 @@ inline double checked_override(const args& a, const std::string& k) {
                                                   "pars-users", "msra-steps"};
   static const std::set<std::string> non_negative{"eval-every", "patience", "eval-users", "weight-decay", "pars-kl", "text-weight",
                                                   "pars-sft", "random-order", "item-level", "modal-experts", "pars-max-users", "pars-beam", "pars-last", "hold-out", "skip-nonfinite", "mpq-candidates", "mpq-dedup",
-                                                  "smooth-hops", "bidirectional", "mpq-decorrelation", "reward-step-hit", "reward-global-path",
+                                                  "smooth-hops", "bidirectional", "item-embedding", "mpq-decorrelation", "reward-step-hit", "reward-global-path",
                                                   "reward-category-hit", "reward-consistency", "category-depth"};
   static const std::set<std::string> positive{"lr", "pars-lr", "embedding-scale"};
-  static const std::set<std::string> fraction{"dropout", "embedding-dropout", "attention-dropout", "label-smoothing", "ema",
-                                                "smooth-restart"};
+  static const std::set<std::string> fraction{"dropout", "embedding-dropout", "attention-dropout", "label-smoothing", "ema"};
+  static const std::set<std::string> unit{"smooth-restart"};
   static const std::set<std::string> integral{"epochs", "vae-epochs", "batch-size", "d-model", "heads", "d-ff", "behaviour-dim",
                                               "layers", "beam", "experts", "codes", "pars-epochs", "pars-paths", "pars-users",
                                               "msra-steps", "eval-every", "patience", "eval-users", "corp-kmin",
                                               "random-order", "item-level", "modal-experts", "pars-max-users", "skip-nonfinite", "mpq-candidates", "mpq-dedup",
-                                              "smooth-hops", "bidirectional", "category-depth", "pars-beam", "pars-last", "hold-out"};
+                                              "smooth-hops", "bidirectional", "item-embedding", "category-depth", "pars-beam", "pars-last", "hold-out"};
   const double v = a.get_double(k, 0);
   auto bad = [&](const char* what) { throw usage_error("--" + k + " " + what + ", got '" + a.get(k, "") + "'"); };
   if (integral.count(k) && (v != std::floor(v) || std::abs(v) > 1e15)) bad("expects a whole number");
@@ -69,6 +69,7 @@ inline double checked_override(const args& a, const std::string& k) {
   if (non_negative.count(k) && v < 0) bad("must not be negative");
   if (positive.count(k) && v <= 0) bad("must be positive");
   if (fraction.count(k) && !(v >= 0 && v < 1)) bad("must lie in [0, 1)");
+  if (unit.count(k) && !(v >= 0 && v <= 1)) bad("must lie in [0, 1]");
   return v;
 }
 
@@ -89,6 +90,11 @@ inline run_settings settings_from(const args& a) {
   for (const auto& k : numeric_options())
     if (a.has(k)) rs.overrides[k] = checked_override(a, k);
   pars_reward(rs);  // every --reward-* weight 0 fails now, not after the supervised training
+  {                 // and a generator setting that cannot be built, before any tokenizer is fitted
+    run_settings probe = rs;
+    probe.asked = std::make_shared<std::set<std::string>>();  // asking here is not using
+    generator_preset(probe);
+  }
   return rs;
 }
 
@@ -260,10 +266,9 @@ inline int cmd_features(const std::vector<std::string>& argv, const char* argv0)
   o.text_weight = a.get_double("text-weight", mix.text_weight);
   o.behaviour_weight = a.get_double("behaviour-weight", o.behaviour_weight);
   if (o.text.dim < 1 || o.behaviour.dim < 1) throw usage_error("--text-dim and --behaviour-dim must be at least 1");
-  o.smoothing.hops = a.get_int("smooth-hops", mix.smooth_hops);
-  o.smoothing.restart = a.get_double("smooth-restart", mix.smooth_restart);
-  if (o.smoothing.hops < 0) throw usage_error("--smooth-hops must not be negative");
-  if (!(o.smoothing.restart >= 0 && o.smoothing.restart <= 1)) throw usage_error("--smooth-restart must lie in [0, 1]");
+  // The same range checks as train and pipeline apply to these options.
+  o.smoothing.hops = a.has("smooth-hops") ? static_cast<index_t>(checked_override(a, "smooth-hops")) : mix.smooth_hops;
+  o.smoothing.restart = a.has("smooth-restart") ? checked_override(a, "smooth-restart") : mix.smooth_restart;
   o.log = log;
   const data::leave_one_out_split split(ds.sequences, {20});
   const auto t0 = std::chrono::steady_clock::now();

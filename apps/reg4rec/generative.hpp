@@ -40,7 +40,10 @@ struct feature_mix {
 inline constexpr feature_mix tiger_feature_mix{0.5, 256};
 inline constexpr feature_mix reg4rec_feature_mix{1.0, 128};
 
+/// The preset's mix with the run's overrides. With --features FILE nothing is built, so the
+/// mix options are left unasked and note_unused() tells the user they were ignored.
 inline feature_mix feature_mix_of(const run_settings& rs, feature_mix preset) {
+  if (!rs.features_path.empty()) return preset;
   return {rs.get("text-weight", preset.text_weight), rs.get_int("behaviour-dim", preset.behaviour_dim),
           rs.get_int("smooth-hops", preset.smooth_hops), rs.get("smooth-restart", preset.smooth_restart)};
 }
@@ -167,6 +170,10 @@ inline model::generator_config generator_preset(const run_settings& rs) {
   // Causal: every prefix of a sequence from one encoder pass; bidirectional: the papers'
   // setting, one encoder pass per target (SPEC §4.2).
   g.attention = rs.get_int("bidirectional", 0) ? model::encoder_attention::bidirectional : model::encoder_attention::causal;
+  // ID + SID input: each history row also adds a learned embedding of the item (item-level only).
+  g.item_id_embedding = rs.get_int("item-embedding", 0) != 0;
+  if (g.item_id_embedding && g.tokens != model::history_tokens::item_level)
+    throw usage_error("--item-embedding 1 needs item-level history rows (--item-level 1)");
   return g;
 }
 
@@ -210,6 +217,7 @@ inline void write_train(io::json_writer& j, const model::generator_config& g, co
   j.field("embedding_scale", g.embedding_scale);
   j.field("history", g.tokens == model::history_tokens::token_level ? "token-level" : "item-level");
   j.field("encoder_attention", g.attention == model::encoder_attention::causal ? "causal (all-prefix)" : "bidirectional");
+  if (g.item_id_embedding) j.field("item_id_embedding", true);
   j.field("max_history", g.max_history).field("epochs_max", t.epochs).field("epochs_run", static_cast<index_t>(h.epochs.size()));
   j.field("best_epoch", h.best_epoch).field("best_validation_recall@10", h.best_metric);
   j.field("batch_size", t.batch_size).field("lr", t.lr).field("weight_decay", t.weight_decay).field("beam", beam);

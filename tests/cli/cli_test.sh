@@ -183,8 +183,12 @@ models)
   run features_smooth_report 0 "$BIN" features --features "$T/features_smooth.npy"
   grep -q '320 items x 384 dimensions' "$T/features_smooth_report.out" || fail "features --smooth-hops: shape line"
   ! cmp -s "$T/features.npy" "$T/features_smooth.npy" || fail "features --smooth-hops 2 changed nothing"
-  bad features_restart 2 "--smooth-restart must lie in" "$BIN" features --data "$TINY" --out "$T/x.npy" \
+  bad features_restart 2 "--smooth-restart must lie in \[0, 1\]" "$BIN" features --data "$TINY" --out "$T/x.npy" \
     --smooth-restart 1.5
+  bad item_embedding_full 2 "--item-embedding 1 needs item-level" "$BIN" train --model tiger --data "$TINY" \
+    --out "$T/never" --item-embedding 1 --item-level 0 "${SMALL[@]}"
+  bad train_restart 2 "--smooth-restart must lie in \[0, 1\]" "$BIN" train --model tiger --data "$TINY" \
+    --out "$T/never" --smooth-restart 1.5 "${SMALL[@]}"
   bad features_for 2 "--for must be tiger or reg4rec" "$BIN" features --data "$TINY" --for sasrec --out "$T/x.npy"
   # MMQ's modality experts need the built features (a file's blocks are unknown) and 2K experts.
   bad modal_with_file 2 "--modal-experts needs the built" "$BIN" train --model reg4rec-sft --data "$TINY" --out "$T/never" \
@@ -202,9 +206,11 @@ models)
   done
   ! grep -q 'note:' "$T/train_tiger.err" || fail "train tiger: a note about unused options: $(cat "$T/train_tiger.err")"
   run train_tiger_again 0 "$BIN" train --model tiger --data "$TINY" --out "$T/tiger" --features "$T/features.npy" "${SMALL[@]}" \
-    --mpq-decorrelation 0.1
+    --mpq-decorrelation 0.1 --smooth-hops 1
   grep -q 'note: --mpq-decorrelation was not used by tiger' "$T/train_tiger_again.err" ||
     fail "train tiger with an MPQ option: no note that it was ignored"
+  grep -q 'note: --smooth-hops was not used by tiger' "$T/train_tiger_again.err" ||
+    fail "train tiger with --features and --smooth-hops: no note that the mix option was ignored"
   run evaluate_tiger 0 "$BIN" evaluate --model-dir "$T/tiger" --quiet
   has_keys "$T/tiger/metrics-test.json" model dataset split users recall@5 recall@10 ndcg@5 ndcg@10 mrr
   run recommend_tiger 0 "$BIN" recommend --model-dir "$T/tiger" --user 7 --k 5
@@ -236,11 +242,13 @@ models)
     fail "pipeline: REG4Rec's feature mix not recorded"
   # Smoothed features and the bidirectional encoder (one prefix per sample) are recorded.
   run pipeline_smooth_bidir 0 "$BIN" pipeline --data "$TINY" --model reg4rec-sft --out "$T/pipe_bidir" --smooth-hops 1 \
-    --bidirectional 1 "${SMALL[@]}"
+    --bidirectional 1 --item-embedding 1 "${SMALL[@]}"
   grep -q 'graph-smoothed 1 hop, restart 0.5' "$T/pipe_bidir/reg4rec-sft/metrics.json" ||
     fail "pipeline: smoothing not recorded"
   grep -q '"encoder_attention": "bidirectional"' "$T/pipe_bidir/reg4rec-sft/metrics.json" ||
     fail "pipeline: bidirectional not recorded"
+  grep -q '"item_id_embedding": true' "$T/pipe_bidir/reg4rec-sft/metrics.json" ||
+    fail "pipeline: the item-id embedding not recorded"
 
   # REG4Rec: SFT, PARS + MSRA, evaluate with CORP, recommend with the reasoning path.
   run train_sft 0 "$BIN" train --model reg4rec-sft --data "$TINY" --out "$T/sft" --features "$T/features.npy" "${SMALL[@]}"
