@@ -52,7 +52,7 @@ inline double checked_override(const args& a, const std::string& k) {
                                                   "pars-users", "msra-steps"};
   static const std::set<std::string> non_negative{"eval-every", "patience", "eval-users", "weight-decay", "pars-kl", "text-weight",
                                                   "pars-sft", "random-order", "item-level", "modal-experts", "pars-max-users", "pars-beam", "pars-last", "hold-out", "skip-nonfinite", "mpq-candidates", "mpq-dedup",
-                                                  "smooth-hops", "bidirectional", "item-embedding", "mpq-decorrelation", "reward-step-hit", "reward-global-path",
+                                                  "smooth-hops", "bidirectional", "item-embedding", "fixed-order", "mpq-decorrelation", "reward-step-hit", "reward-global-path",
                                                   "reward-category-hit", "reward-consistency", "category-depth"};
   static const std::set<std::string> positive{"lr", "pars-lr", "embedding-scale"};
   static const std::set<std::string> fraction{"dropout", "embedding-dropout", "attention-dropout", "label-smoothing", "ema"};
@@ -61,7 +61,7 @@ inline double checked_override(const args& a, const std::string& k) {
                                               "layers", "beam", "experts", "codes", "pars-epochs", "pars-paths", "pars-users",
                                               "msra-steps", "eval-every", "patience", "eval-users", "corp-kmin",
                                               "random-order", "item-level", "modal-experts", "pars-max-users", "skip-nonfinite", "mpq-candidates", "mpq-dedup",
-                                              "smooth-hops", "bidirectional", "item-embedding", "category-depth", "pars-beam", "pars-last", "hold-out"};
+                                              "smooth-hops", "bidirectional", "item-embedding", "fixed-order", "category-depth", "pars-beam", "pars-last", "hold-out"};
   const double v = a.get_double(k, 0);
   auto bad = [&](const char* what) { throw usage_error("--" + k + " " + what + ", got '" + a.get(k, "") + "'"); };
   if (integral.count(k) && (v != std::floor(v) || std::abs(v) > 1e15)) bad("expects a whole number");
@@ -335,6 +335,8 @@ inline int cmd_align(const std::vector<std::string>& argv, const char* argv0) {
   make_dirs(fsutil::parent_of(out));
   check_model_destination(out);
   const data::leave_one_out_split split(ds.sequences, {sft.max_history});
+  if (rs.has("fixed-order")) throw usage_error("--fixed-order is the saved model's choice; align keeps its order");
+  rs.overrides["fixed-order"] = sft.decoder.order == "fixed" ? 1 : 0;  // PARS, CORP and validation follow it
 
   // The reward context and decoding tables, from the saved folder.
   auto assets = std::make_unique<reg4rec_assets>();
@@ -375,7 +377,7 @@ inline int cmd_align(const std::vector<std::string>& argv, const char* argv0) {
                                          ? dir + "/" + sft.manifest.at("files").at("tokenizer").str()
                                          : std::string();
   generative_parts parts{"reg4rec", policy.get(), nullptr, &as.posting, &as.categories, as.popularity,
-                         {"posting_index", "confidence", beam, true, co.theta, co.k_min},
+                         {"posting_index", sft.decoder.order, beam, true, co.theta, co.k_min},
                          sft.manifest.at("sid").get("tokenizer", std::string("mpq")), {},
                          [&](io::json_writer& j) {
                            j.begin_object().key("sft");

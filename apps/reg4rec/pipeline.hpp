@@ -39,7 +39,8 @@ inline const std::set<std::string>& numeric_options() {
                                        "embedding-scale", "mpq-decorrelation", "modal-experts", "reward-step-hit",
                                        "reward-global-path", "reward-category-hit", "reward-consistency",
                                        "category-depth", "ema", "text-weight", "behaviour-dim", "smooth-hops",
-                                       "smooth-restart", "bidirectional", "item-embedding"};
+                                       "smooth-restart", "bidirectional", "item-embedding",
+                                       "fixed-order"};
   return o;
 }
 

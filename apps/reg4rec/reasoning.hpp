@@ -114,11 +114,19 @@ inline std::unique_ptr<reg4rec_assets> build_reg4rec_assets(const dataset& ds, c
 using posting_search = decode::beam_search<float, decode::posting_constraint>;
 using corp_search = decode::beam_search<float, decode::posting_constraint, decode::corp_pruner>;
 
+/// REG4Rec's step order: CRSS, or the codebooks in index order with --fixed-order 1 (the
+/// ablation of CRSS; training, PARS and decoding alike).
+inline decode::step_order reg4rec_order(const run_settings& rs) {
+  return rs.get_int("fixed-order", 0) ? decode::step_order::fixed : decode::step_order::confidence;
+}
+/// The order's name in a saved model's manifest (model_store.hpp).
+inline const char* order_name(decode::step_order o) { return o == decode::step_order::fixed ? "fixed" : "confidence"; }
+
 inline decode::beam_options reg4rec_beam(const run_settings& rs) {
   decode::beam_options bo;
   bo.beam = rs.get_int("beam", 20);
   bo.top_k = 10;
-  bo.order = decode::step_order::confidence;
+  bo.order = reg4rec_order(rs);
   return bo;
 }
 
@@ -143,7 +151,9 @@ inline std::unique_ptr<model::sid_generator<float>> train_sft(const reg4rec_asse
   // The CRSS order of the current model (a no-gradient pass per batch, about 1.35× the time),
   // the order decoding uses: on Beauty test R@10 0.0589 / N@10 0.0320 against 0.0514 / 0.0273
   // with random orders (--random-order 1).
-  t.order = rs.get_int("random-order", 0) ? model::train_order::random : model::train_order::confidence;
+  t.order = reg4rec_order(rs) == decode::step_order::fixed ? model::train_order::fixed
+            : rs.get_int("random-order", 0)                   ? model::train_order::random
+                                                              : model::train_order::confidence;
   hist = train_with_validation(*gen, search, split, rs, t);
   return gen;
 }
@@ -165,7 +175,7 @@ inline align::pars_options pars_preset(const run_settings& rs, index_t msra_step
   o.users_per_step = rs.get_int("pars-users", 64);
   o.msra_steps = msra_steps;
   o.msra_gamma = rs.get("msra-gamma", 0.7);
-  o.order = decode::step_order::confidence;
+  o.order = reg4rec_order(rs);
   o.nonfinite = nonfinite_policy(rs);
   o.seed = rs.seed;
   o.log = rs.log;
@@ -294,7 +304,7 @@ inline model_run run_reg4rec(const dataset& ds, const data::leave_one_out_split&
     const auto co = corp_preset(rs);
     save_generative(rs.save_dir, ds,
                     {"reg4rec", full.get(), nullptr, &a->posting, &a->categories, a->popularity,
-                     {"posting_index", "confidence", bo.beam, true, co.theta, co.k_min}, "mpq",
+                     {"posting_index", order_name(bo.order), bo.beam, true, co.theta, co.k_min}, "mpq",
                      [tok = a->tokenizer](const std::string& p) { tok->save(p); }, r.config});
   }
   return r;
@@ -323,7 +333,7 @@ inline model_run run_reg4rec_sft(const dataset& ds, const data::leave_one_out_sp
   if (!rs.save_dir.empty())
     save_generative(rs.save_dir, ds,
                     {"reg4rec-sft", gen.get(), nullptr, &a->posting, &a->categories, a->popularity,
-                     {"posting_index", "confidence", bo.beam}, "mpq",
+                     {"posting_index", order_name(bo.order), bo.beam}, "mpq",
                      [tok = a->tokenizer](const std::string& p) { tok->save(p); }, r.config});
   return r;
 }

@@ -272,6 +272,15 @@ models)
   run recommend_dedup 0 "$BIN" recommend --model-dir "$T/dedup" --user 3 --k 3
   grep -q -- '-> c4:[0-9]* (dedup)$' "$T/recommend_dedup.out" || fail "recommend --mpq-dedup model: the dedup token is not last"
 
+  # The CRSS ablation: codebooks in index order, kept by align (which refuses to change it).
+  run train_fixed 0 "$BIN" train --model reg4rec-sft --data "$TINY" --out "$T/fixed" --fixed-order 1 "${SMALL[@]}"
+  grep -q '"order": "fixed"' "$T/fixed/manifest.json" || fail "train --fixed-order 1: the manifest does not say fixed"
+  run align_fixed 0 "$BIN" align --model-dir "$T/fixed" --pars-epochs 1 --pars-users 64 --pars-paths 4 --eval-users 20 \
+    --beam 5 --quiet
+  grep -q '"order": "fixed"' "$T/fixed-aligned/manifest.json" || fail "align of a fixed-order model: order not kept"
+  bad align_order 2 "--fixed-order is the saved model's choice" "$BIN" align --model-dir "$T/fixed" --out "$T/never" \
+    --fixed-order 0 --quiet
+
   # SASRec: train, evaluate, recommend.
   run train_sasrec 0 "$BIN" train --model sasrec --data "$TINY" --out "$T/sasrec" --epochs 1 --d-model 16 --quiet
   [[ -f "$T/sasrec/network.r4r" ]] || fail "sasrec folder lacks network.r4r"
