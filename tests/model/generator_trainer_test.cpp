@@ -152,14 +152,16 @@ TEST_CASE("CRSS training order: the most confident free codebook first, a fixed 
   const data::leave_one_out_split split(w.dataset, {1});
   const auto cfg = tiny_config(model::encoder_attention::causal);
   const std::vector<index_t> sizes{3, 4, 4};
-  for (index_t tail : {0, 1}) {
-    INFO("fixed tail " << tail);
+  using decode::confidence_measure;
+  for (index_t tail : {0, 1})
+  for (auto measure : {confidence_measure::max_probability, confidence_measure::margin, confidence_measure::neg_entropy}) {
+    INFO("fixed tail " << tail << ", measure " << int(measure));
     const model::sid_generator<float> m(cfg, model::sid_layout(sizes, tail), w.codes, 4);
     model::generator_batch b;
     for (index_t u = 0; u < 4; ++u)
       model::detail::add_block(b, split, {u, 1, split.train(u).size() - 1}, cfg.max_history, cfg.attention, 1);
     workspace ws;
-    model::confidence_order(m, b, ws);
+    model::confidence_order(m, b, ws, measure);
     REQUIRE(b.order.size() == static_cast<std::size_t>(3 * b.decoders()));
     // Step 0 from the BOS state alone: the free codebook whose best code is likeliest.
     std::vector<cspan<std::int32_t>> windows;
@@ -184,9 +186,21 @@ TEST_CASE("CRSS training order: the most confident free codebook first, a fixed 
       std::sort(sorted.begin(), sorted.end());
       CHECK(sorted == std::vector<std::int32_t>{0, 1, 2});  // each codebook once
       if (tail == 1) CHECK(o[2] == 2);
+      // Plain reference: each free codebook's confidence by the definition of the measure.
+      auto conf = [&](index_t r) {
+        std::vector<double> p(static_cast<std::size_t>(sizes[r]));
+        for (index_t c = 0; c < sizes[r]; ++c) p[c] = std::exp(double(lp[r](j, c)));
+        std::vector<double> sorted_p = p;
+        std::sort(sorted_p.rbegin(), sorted_p.rend());
+        if (measure == confidence_measure::max_probability) return sorted_p[0];
+        if (measure == confidence_measure::margin) return sorted_p[0] - sorted_p[1];
+        double h = 0;
+        for (double q : p) h -= q * std::log(q);
+        return -h;
+      };
       index_t first = 0;
       for (index_t r = 1; r < 3 - tail; ++r)
-        if (lp[r].row(j).maxCoeff() > lp[first].row(j).maxCoeff()) first = r;
+        if (conf(r) > conf(first)) first = r;
       CHECK(o[0] == first);
     }
   }

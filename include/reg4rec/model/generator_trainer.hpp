@@ -23,11 +23,13 @@
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <numeric>
 #include <string>
 #include <vector>
 
 #include "reg4rec/core/progress.hpp"
 #include "reg4rec/data/split.hpp"
+#include "reg4rec/decode/step_selection.hpp"
 #include "reg4rec/io/checkpoint.hpp"
 #include "reg4rec/model/sid_generator.hpp"
 #include "reg4rec/model/training.hpp"
@@ -50,6 +52,9 @@ struct generator_train_options {
   double min_lr_ratio = 0.02;
   double clip_norm = 1.0;
   train_order order = train_order::fixed;
+  // CRSS's confidence for train_order::confidence: keep it equal to the decoder's
+  // (beam_options::confidence), so that training teaches the orders decoding takes.
+  decode::confidence_measure confidence = decode::confidence_measure::max_probability;
   index_t eval_every = 1;   // epochs between validations (0: never)
   index_t patience = 6;     // validations without improvement before stopping
   std::string checkpoint;   // written after every epoch when set; <checkpoint>.best holds the best model
@@ -121,11 +126,12 @@ inline index_t block_items(const sample_block& blk, index_t H, encoder_attention
 
 }  // namespace detail
 
-/// The step order the current model would choose for every decoder of `b` (CRSS, max-probability
-/// confidence over all codes of each remaining free codebook, teacher-forced; the layout's fixed
-/// tail last): fills b.order.
+/// The step order the current model would choose for every decoder of `b` (CRSS with the
+/// confidence `measure` over all codes of each remaining free codebook, teacher-forced; the
+/// layout's fixed tail last): fills b.order.
 template <class T>
-void confidence_order(const sid_generator<T>& m, generator_batch& b, workspace& ws) {
+void confidence_order(const sid_generator<T>& m, generator_batch& b, workspace& ws,
+                      decode::confidence_measure measure = decode::confidence_measure::max_probability) {
   const index_t M = m.codebooks(), D = b.decoders(), tpi = m.tokens_per_item(), n_free = m.layout().free_codebooks();
   std::vector<cspan<std::int32_t>> windows;
   for (index_t w = 0; w < b.windows(); ++w)
@@ -141,6 +147,11 @@ void confidence_order(const sid_generator<T>& m, generator_batch& b, workspace& 
   b.order.assign(static_cast<std::size_t>(D * M), 0);
   matrix<T> h(D, m.config().d_model);
   std::vector<matrix<T>> lp(static_cast<std::size_t>(M));
+  std::vector<std::vector<std::int32_t>> all(static_cast<std::size_t>(n_free));  // every code: no constraint here
+  for (index_t r = 0; r < n_free; ++r) {
+    all[r].resize(static_cast<std::size_t>(m.layout().size(r)));
+    std::iota(all[r].begin(), all[r].end(), 0);
+  }
   for (index_t k = 0; k < M; ++k) {
     m.decode_step(cb, code, b.window, enc, st, h, ws, limit);
     if (k < n_free)
@@ -154,7 +165,9 @@ void confidence_order(const sid_generator<T>& m, generator_batch& b, workspace& 
         T best_conf = -std::numeric_limits<T>::infinity();
         for (index_t r = 0; r < n_free; ++r) {
           if (used[j] & (1u << r)) continue;
-          const T conf = lp[r].row(j).maxCoeff();
+          const T conf = measure == decode::confidence_measure::max_probability
+                             ? lp[r].row(j).maxCoeff()
+                             : T(decode::confidence(measure, lp[r].row(j).data(), lp[r].cols(), all[r]));
           if (conf > best_conf) {
             best_conf = conf;
             best = r;
@@ -288,7 +301,7 @@ train_history train_generator(sid_generator<T>& m, const data::leave_one_out_spl
           batch.order.insert(batch.order.end(), perm.begin(), perm.end());
         }
       } else if (o.order == train_order::confidence) {
-        confidence_order(m, batch, ws);
+        confidence_order(m, batch, ws, o.confidence);
       }
       m.params().zero_grad();
       const double loss = m.train_step(batch, {&dropout_gen, static_cast<std::uint64_t>(step)});
