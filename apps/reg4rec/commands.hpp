@@ -32,7 +32,7 @@ namespace reg4rec::cli {
 /// The options every training command takes: preset, seed, features, threads, quiet and the
 /// numeric overrides of numeric_options().
 inline std::set<std::string> training_flags(std::set<std::string> extra) {
-  extra.insert({"data", "preset", "seed", "threads", "features"});
+  extra.insert({"data", "preset", "seed", "threads", "features", "confidence"});
   extra.insert(numeric_options().begin(), numeric_options().end());
   return extra;
 }
@@ -85,6 +85,11 @@ inline run_settings settings_from(const args& a) {
   rs.seed = static_cast<std::uint64_t>(a.get_int("seed", 1));
   rs.features_path = a.get("features", "");
   if (!rs.features_path.empty()) io::read_npy_header(rs.features_path);  // a bad file fails now, not after training
+  try {
+    rs.confidence = decode::confidence_measure_from(a.get("confidence", "max-probability"));
+  } catch (const value_error& e) {
+    throw usage_error(std::string("--confidence: ") + e.what());
+  }
   rs.log = a.has("quiet") ? nullptr : &std::clog;
   apply_threads(a);
   for (const auto& k : numeric_options())
@@ -146,6 +151,7 @@ void with_search(const loaded_model& m, const decode_request& q, F&& f) {
   bo.beam = q.beam;
   bo.top_k = q.top_k;
   bo.order = m.decoder.order == "confidence" ? decode::step_order::confidence : decode::step_order::fixed;
+  bo.confidence = decode::confidence_measure_from(m.decoder.confidence);
   if (!m.unordered()) {
     const decode::trie_constraint tc(m.trie);
     const decode::beam_search<float, decode::trie_constraint> s(*m.generator, tc, bo);
@@ -335,8 +341,10 @@ inline int cmd_align(const std::vector<std::string>& argv, const char* argv0) {
   make_dirs(fsutil::parent_of(out));
   check_model_destination(out);
   const data::leave_one_out_split split(ds.sequences, {sft.max_history});
-  if (rs.has("fixed-order")) throw usage_error("--fixed-order is the saved model's choice; align keeps its order");
+  if (rs.has("fixed-order") || a.has("confidence"))
+    throw usage_error("--fixed-order and --confidence are the saved model's choice; align keeps its order");
   rs.overrides["fixed-order"] = sft.decoder.order == "fixed" ? 1 : 0;  // PARS, CORP and validation follow it
+  rs.confidence = decode::confidence_measure_from(sft.decoder.confidence);
 
   // The reward context and decoding tables, from the saved folder.
   auto assets = std::make_unique<reg4rec_assets>();
@@ -377,7 +385,7 @@ inline int cmd_align(const std::vector<std::string>& argv, const char* argv0) {
                                          ? dir + "/" + sft.manifest.at("files").at("tokenizer").str()
                                          : std::string();
   generative_parts parts{"reg4rec", policy.get(), nullptr, &as.posting, &as.categories, as.popularity,
-                         {"posting_index", sft.decoder.order, beam, true, co.theta, co.k_min},
+                         {"posting_index", sft.decoder.order, beam, true, co.theta, co.k_min, sft.decoder.confidence},
                          sft.manifest.at("sid").get("tokenizer", std::string("mpq")), {},
                          [&](io::json_writer& j) {
                            j.begin_object().key("sft");

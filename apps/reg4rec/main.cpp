@@ -47,17 +47,8 @@ const char* g_argv0 = nullptr;
 
 // reg4rec ablation: REG4Rec-SFT and each reasoning component added in turn.
 int cmd_ablation(const std::vector<std::string>& argv) {
-  std::set<std::string> valued{"data", "preset", "out", "seed", "threads", "features"};
-  valued.insert(cli::numeric_options().begin(), cli::numeric_options().end());
-  const args a(argv, valued, {"quiet"});
-  cli::run_settings rs;
-  rs.level = cli::parse_preset(a.get("preset", "quick"));
-  rs.seed = static_cast<std::uint64_t>(a.get_int("seed", 1));
-  rs.features_path = a.get("features", "");
-  rs.log = a.has("quiet") ? nullptr : &std::clog;
-  cli::apply_threads(a);
-  for (const auto& k : cli::numeric_options())
-    if (a.has(k)) rs.overrides[k] = cli::checked_override(a, k);
+  const args a(argv, cli::training_flags({"out"}), {"quiet"});
+  cli::run_settings rs = cli::settings_from(a);
   const auto ds = cli::load_dataset(a.get("data", cli::default_data_dir(g_argv0)));
   const std::string out = a.get("out", "out/" + ds.name + "/ablation");
   cli::make_dirs(out);
@@ -84,10 +75,7 @@ int cmd_ablation(const std::vector<std::string>& argv) {
 // the HTML report OUTDIR/report.html and a table at the end.
 int cmd_pipeline(const std::vector<std::string>& argv) {
   const auto t_start = std::chrono::steady_clock::now();
-  const std::set<std::string>& numeric = cli::numeric_options();
-  std::set<std::string> valued{"data", "model", "preset", "out", "seed", "threads", "features"};
-  valued.insert(numeric.begin(), numeric.end());
-  const args a(argv, valued, {"quiet", "save-models"});
+  const args a(argv, cli::training_flags({"model", "out"}), {"quiet", "save-models"});
   const std::string dir = a.get("data", cli::default_data_dir(g_argv0));
   cli::run_settings rs = cli::settings_from(a);
   std::ostream* log = rs.log;

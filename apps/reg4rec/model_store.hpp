@@ -37,6 +37,7 @@
 #include <vector>
 
 #include <reg4rec/core/config.hpp>
+#include <reg4rec/decode/step_selection.hpp>
 #include <reg4rec/io.hpp>
 #include <reg4rec/io/checkpoint.hpp>
 #include <reg4rec/io/npy.hpp>
@@ -169,6 +170,7 @@ struct decoder_settings {
   bool corp = false;
   double corp_theta = 0.5;
   index_t corp_kmin = -1;
+  std::string confidence = "max-probability";  // CRSS's measure (decode::name(confidence_measure))
 };
 
 /// What save_generative writes. Pointers may be null where the model has no such part.
@@ -270,6 +272,7 @@ inline void save_generative(const std::string& dir, const dataset& ds, const gen
   j.key("decoder").begin_object();
   j.field("constraint", p.decoder.constraint).field("order", p.decoder.order).field("beam", p.decoder.beam);
   j.field("corp", p.decoder.corp).field("corp_theta", p.decoder.corp_theta).field("corp_kmin", p.decoder.corp_kmin);
+  if (p.decoder.order == "confidence") j.field("confidence", p.decoder.confidence);
   j.end_object();
   j.key("sid").begin_object().field("codebooks", gen.codebooks()).key("codebook_sizes").begin_array();
   for (index_t r = 0; r < gen.codebooks(); ++r) j.value(gen.layout().size(r));
@@ -407,6 +410,7 @@ inline loaded_model load_model(const std::string& dir) {
   m.decoder.corp = d.get_bool("corp", false);
   m.decoder.corp_theta = d.get("corp_theta", 0.5);
   m.decoder.corp_kmin = static_cast<index_t>(d.get("corp_kmin", -1.0));
+  m.decoder.confidence = d.get("confidence", std::string("max-probability"));
   m.generator = std::make_unique<model::sid_generator<float>>(model::sid_generator<float>::load(file("generator")));
   if (m.generator->items() != m.items)
     throw format_error(file("generator"), 0, "item_codes",
@@ -426,6 +430,11 @@ inline loaded_model load_model(const std::string& dir) {
   }
   if (m.decoder.order != "fixed" && m.decoder.order != "confidence")
     throw format_error(mpath, 0, "decoder.order", "unknown step order '" + m.decoder.order + "'");
+  try {
+    decode::confidence_measure_from(m.decoder.confidence);
+  } catch (const value_error& e) {
+    throw format_error(mpath, 0, "decoder.confidence", e.what());
+  }
   return m;
 }
 

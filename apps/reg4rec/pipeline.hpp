@@ -16,6 +16,7 @@
 #include <vector>
 
 #include <reg4rec/data.hpp>
+#include <reg4rec/decode/step_selection.hpp>
 #include <reg4rec/eval.hpp>
 #include <reg4rec/io.hpp>
 #include <reg4rec/model/sasrec.hpp>
@@ -59,6 +60,7 @@ struct run_settings {
   std::map<std::string, double> overrides;
   std::string work_dir;       // where intermediate artefacts (tokenizers, checkpoints) go
   std::string features_path;  // item features from a .npy file instead of building them
+  decode::confidence_measure confidence = decode::confidence_measure::max_probability;  // REG4Rec's CRSS (--confidence)
   /// Item features built once per run (per feature mix) and shared by the models that need them.
   std::shared_ptr<std::map<std::string, matrix<float>>> features_cache = std::make_shared<std::map<std::string, matrix<float>>>();
   std::string save_dir;       // when set, the runner saves its trained model there (model_store.hpp)

@@ -127,7 +127,14 @@ inline decode::beam_options reg4rec_beam(const run_settings& rs) {
   bo.beam = rs.get_int("beam", 20);
   bo.top_k = 10;
   bo.order = reg4rec_order(rs);
+  bo.confidence = rs.confidence;
   return bo;
+}
+
+/// How a saved REG4Rec model decodes: the settings of this run.
+inline decoder_settings reg4rec_decoder(const run_settings& rs, bool corp, const decode::corp_options& co = {}) {
+  const auto bo = reg4rec_beam(rs);
+  return {"posting_index", order_name(bo.order), bo.beam, corp, co.theta, co.k_min, decode::name(bo.confidence)};
 }
 
 inline decode::corp_options corp_preset(const run_settings& rs) {
@@ -154,6 +161,7 @@ inline std::unique_ptr<model::sid_generator<float>> train_sft(const reg4rec_asse
   t.order = reg4rec_order(rs) == decode::step_order::fixed ? model::train_order::fixed
             : rs.get_int("random-order", 0)                   ? model::train_order::random
                                                               : model::train_order::confidence;
+  t.confidence = rs.confidence;
   hist = train_with_validation(*gen, search, split, rs, t);
   return gen;
 }
@@ -176,6 +184,7 @@ inline align::pars_options pars_preset(const run_settings& rs, index_t msra_step
   o.msra_steps = msra_steps;
   o.msra_gamma = rs.get("msra-gamma", 0.7);
   o.order = reg4rec_order(rs);
+  o.confidence = rs.confidence;
   o.nonfinite = nonfinite_policy(rs);
   o.seed = rs.seed;
   o.log = rs.log;
@@ -300,11 +309,9 @@ inline model_run run_reg4rec(const dataset& ds, const data::leave_one_out_split&
     j.end_object();
   };
   if (!rs.save_dir.empty()) {
-    const auto bo = reg4rec_beam(rs);
-    const auto co = corp_preset(rs);
     save_generative(rs.save_dir, ds,
                     {"reg4rec", full.get(), nullptr, &a->posting, &a->categories, a->popularity,
-                     {"posting_index", order_name(bo.order), bo.beam, true, co.theta, co.k_min}, "mpq",
+                     reg4rec_decoder(rs, true, corp_preset(rs)), "mpq",
                      [tok = a->tokenizer](const std::string& p) { tok->save(p); }, r.config});
   }
   return r;
@@ -333,7 +340,7 @@ inline model_run run_reg4rec_sft(const dataset& ds, const data::leave_one_out_sp
   if (!rs.save_dir.empty())
     save_generative(rs.save_dir, ds,
                     {"reg4rec-sft", gen.get(), nullptr, &a->posting, &a->categories, a->popularity,
-                     {"posting_index", order_name(bo.order), bo.beam}, "mpq",
+                     reg4rec_decoder(rs, false), "mpq",
                      [tok = a->tokenizer](const std::string& p) { tok->save(p); }, r.config});
   return r;
 }

@@ -278,8 +278,19 @@ models)
   run align_fixed 0 "$BIN" align --model-dir "$T/fixed" --pars-epochs 1 --pars-users 64 --pars-paths 4 --eval-users 20 \
     --beam 5 --quiet
   grep -q '"order": "fixed"' "$T/fixed-aligned/manifest.json" || fail "align of a fixed-order model: order not kept"
-  bad align_order 2 "--fixed-order is the saved model's choice" "$BIN" align --model-dir "$T/fixed" --out "$T/never" \
-    --fixed-order 0 --quiet
+  bad align_order 2 "--fixed-order and --confidence are the saved model's choice" "$BIN" align --model-dir "$T/fixed" \
+    --out "$T/never" --fixed-order 0 --quiet
+  # CRSS with another confidence measure: recorded, and decoded with by evaluate.
+  run train_margin 0 "$BIN" train --model reg4rec-sft --data "$TINY" --out "$T/margin" --confidence margin "${SMALL[@]}"
+  grep -q '"confidence": "margin"' "$T/margin/manifest.json" || fail "train --confidence margin: not in the manifest"
+  run evaluate_margin 0 "$BIN" evaluate --model-dir "$T/margin" --stage validation --users 50 --quiet
+  bad confidence_name 2 "unknown CRSS confidence measure 'surest'" "$BIN" train --model reg4rec-sft --data "$TINY" \
+    --out "$T/never" --confidence surest "${SMALL[@]}"
+
+  # The ablation runner: five variants from one supervised model, as a table and as JSON.
+  run ablation_tiny 0 "$BIN" ablation --data "$TINY" --out "$T/ablation" --pars-users 64 --pars-paths 4 "${SMALL[@]}"
+  [[ $(grep -o '"variant"' "$T/ablation/ablation.json" | wc -l) -eq 5 ]] || fail "ablation.json does not hold 5 variants"
+  grep -q '^| full (PARS + MSRA + CORP) |' "$T/ablation_tiny.out" || fail "ablation: no full-model row in the table"
 
   # SASRec: train, evaluate, recommend.
   run train_sasrec 0 "$BIN" train --model sasrec --data "$TINY" --out "$T/sasrec" --epochs 1 --d-model 16 --quiet

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -214,4 +215,20 @@ TEST_CASE("batch recommendations equal one-user calls and do not depend on threa
   decode::beam_options zero;
   zero.beam = 0;
   CHECK_THROWS_AS((decode::beam_search<float, test::item_set_constraint>(m, cons, zero)), argument_error);
+}
+
+TEST_CASE("CRSS confidence measures on a worked distribution, and their names", "[decode][crss]") {
+  using decode::confidence_measure;
+  // p = (0.5, 0.3, 0.2); only codes 1 and 2 allowed.
+  const std::vector<double> lp{std::log(0.5), std::log(0.3), std::log(0.2)};
+  const std::vector<std::int32_t> all{0, 1, 2}, some{1, 2};
+  CHECK(decode::confidence(confidence_measure::max_probability, lp.data(), 3, all) == Approx(std::log(0.5)));
+  CHECK(decode::confidence(confidence_measure::max_probability, lp.data(), 3, some) == Approx(std::log(0.3)));
+  CHECK(decode::confidence(confidence_measure::margin, lp.data(), 3, all) == Approx(0.2));
+  CHECK(decode::confidence(confidence_measure::margin, lp.data(), 3, some) == Approx(0.1));
+  const double h = -(0.5 * std::log(0.5) + 0.3 * std::log(0.3) + 0.2 * std::log(0.2));
+  CHECK(decode::confidence(confidence_measure::neg_entropy, lp.data(), 3, some) == Approx(-h));  // over all codes
+  for (auto m : {confidence_measure::max_probability, confidence_measure::margin, confidence_measure::neg_entropy})
+    CHECK(decode::confidence_measure_from(decode::name(m)) == m);
+  CHECK_THROWS_WITH(decode::confidence_measure_from("surest"), Catch::Contains("max-probability, margin or entropy"));
 }

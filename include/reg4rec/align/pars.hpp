@@ -204,7 +204,7 @@ class pars_trainer {
         const auto w = tb.add_window(views[u]);
         tb.add_decoder(w, views[u].size(), ro.future[u][0]);
       }
-      model::confidence_order(*policy_, tb, ws);
+      model::confidence_order(*policy_, tb, ws, opt_.confidence);
       order = tb.order;
     } else {
       for (index_t u = 0; u < U; ++u)

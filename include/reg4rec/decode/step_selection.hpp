@@ -5,8 +5,10 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <string>
 #include <vector>
 
+#include "reg4rec/core/error.hpp"
 #include "reg4rec/core/types.hpp"
 
 namespace reg4rec::decode {
@@ -20,6 +22,21 @@ struct path_token {
 enum class step_order { fixed, confidence };
 /// How CRSS scores a codebook's confidence.
 enum class confidence_measure { max_probability, margin, neg_entropy };
+
+/// The measure's name in configurations: "max-probability", "margin" or "entropy".
+inline const char* name(confidence_measure m) {
+  switch (m) {
+    case confidence_measure::margin: return "margin";
+    case confidence_measure::neg_entropy: return "entropy";
+    default: return "max-probability";
+  }
+}
+/// The measure called `s` (a name() result); value_error naming the choices otherwise.
+inline confidence_measure confidence_measure_from(const std::string& s) {
+  for (auto m : {confidence_measure::max_probability, confidence_measure::margin, confidence_measure::neg_entropy})
+    if (s == name(m)) return m;
+  throw value_error("unknown CRSS confidence measure '" + s + "' (max-probability, margin or entropy)");
+}
 
 /// CRSS confidence of a codebook from its log-probabilities over all K codes and its allowed codes:
 /// max_probability: the largest allowed probability; margin: top-1 minus top-2 allowed
