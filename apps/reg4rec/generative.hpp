@@ -285,7 +285,7 @@ inline model_run run_tiger(const dataset& ds, const data::leave_one_out_split& s
   if (!rs.save_dir.empty())
     save_generative(rs.save_dir, ds,
                     {"tiger", &gen, &trie, nullptr, nullptr, pop, {"prefix_trie", "fixed", bo.beam}, "rq-vae",
-                     [&rq](const std::string& p) { rq.save(p); }, r.config});
+                     [&rq](const std::string& p) { rq.save(p); }, r.config, describe_features(rs, mix)});
   return r;
 }
 

@@ -185,6 +185,7 @@ struct generative_parts {
   std::string tokenizer;                                      // its name ("rq-vae", "mpq")
   std::function<void(const std::string&)> save_tokenizer;     // writes the quantizer to a path
   std::function<void(io::json_writer&)> training;             // the training configuration (an object)
+  std::string features;                                       // what the tokenizer was fitted on (describe_features)
 };
 
 /// Training interactions of every item (the popularity saved with a model).
@@ -276,7 +277,9 @@ inline void save_generative(const std::string& dir, const dataset& ds, const gen
   j.end_object();
   j.key("sid").begin_object().field("codebooks", gen.codebooks()).key("codebook_sizes").begin_array();
   for (index_t r = 0; r < gen.codebooks(); ++r) j.value(gen.layout().size(r));
-  j.end_array().field("tokenizer", p.tokenizer).end_object();
+  j.end_array().field("tokenizer", p.tokenizer);
+  if (!p.features.empty()) j.field("features", p.features);
+  j.end_object();
   j.key("training");
   if (p.training)
     p.training(j);

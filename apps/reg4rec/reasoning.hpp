@@ -312,7 +312,7 @@ inline model_run run_reg4rec(const dataset& ds, const data::leave_one_out_split&
     save_generative(rs.save_dir, ds,
                     {"reg4rec", full.get(), nullptr, &a->posting, &a->categories, a->popularity,
                      reg4rec_decoder(rs, true, corp_preset(rs)), "mpq",
-                     [tok = a->tokenizer](const std::string& p) { tok->save(p); }, r.config});
+                     [tok = a->tokenizer](const std::string& p) { tok->save(p); }, r.config, a->features});
   }
   return r;
 }
@@ -341,7 +341,7 @@ inline model_run run_reg4rec_sft(const dataset& ds, const data::leave_one_out_sp
     save_generative(rs.save_dir, ds,
                     {"reg4rec-sft", gen.get(), nullptr, &a->posting, &a->categories, a->popularity,
                      reg4rec_decoder(rs, false), "mpq",
-                     [tok = a->tokenizer](const std::string& p) { tok->save(p); }, r.config});
+                     [tok = a->tokenizer](const std::string& p) { tok->save(p); }, r.config, a->features});
   return r;
 }
 

@@ -278,6 +278,9 @@ models)
   run align_fixed 0 "$BIN" align --model-dir "$T/fixed" --pars-epochs 1 --pars-users 64 --pars-paths 4 --eval-users 20 \
     --beam 5 --quiet
   grep -q '"order": "fixed"' "$T/fixed-aligned/manifest.json" || fail "align of a fixed-order model: order not kept"
+  for f in "$T/fixed/manifest.json" "$T/fixed-aligned/manifest.json"; do
+    grep -q '"features": "\[text ; behaviour 128 wide\]' "$f" || fail "$f does not name the tokenizer's features"
+  done
   bad align_order 2 "--fixed-order and --confidence are the saved model's choice" "$BIN" align --model-dir "$T/fixed" \
     --out "$T/never" --fixed-order 0 --quiet
   # CRSS with another confidence measure: recorded, and decoded with by evaluate.
