@@ -86,7 +86,8 @@ inline run_settings settings_from(const args& a) {
   rs.features_path = a.get("features", "");
   if (!rs.features_path.empty()) io::read_npy_header(rs.features_path);  // a bad file fails now, not after training
   try {
-    rs.confidence = decode::confidence_measure_from(a.get("confidence", "max-probability"));
+    if (a.has("confidence"))
+      rs.overrides["confidence"] = static_cast<double>(decode::confidence_measure_from(a.get("confidence", "")));
   } catch (const value_error& e) {
     throw usage_error(std::string("--confidence: ") + e.what());
   }
@@ -344,7 +345,7 @@ inline int cmd_align(const std::vector<std::string>& argv, const char* argv0) {
   if (rs.has("fixed-order") || a.has("confidence"))
     throw usage_error("--fixed-order and --confidence are the saved model's choice; align keeps its order");
   rs.overrides["fixed-order"] = sft.decoder.order == "fixed" ? 1 : 0;  // PARS, CORP and validation follow it
-  rs.confidence = decode::confidence_measure_from(sft.decoder.confidence);
+  rs.overrides["confidence"] = static_cast<double>(decode::confidence_measure_from(sft.decoder.confidence));
 
   // The reward context and decoding tables, from the saved folder.
   auto assets = std::make_unique<reg4rec_assets>();

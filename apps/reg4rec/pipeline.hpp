@@ -60,7 +60,11 @@ struct run_settings {
   std::map<std::string, double> overrides;
   std::string work_dir;       // where intermediate artefacts (tokenizers, checkpoints) go
   std::string features_path;  // item features from a .npy file instead of building them
-  decode::confidence_measure confidence = decode::confidence_measure::max_probability;  // REG4Rec's CRSS (--confidence)
+  /// REG4Rec's CRSS measure (--confidence); kept among the overrides as its enum value, so
+  /// that a run without a REG4Rec model notes it as unused.
+  decode::confidence_measure confidence() const {
+    return static_cast<decode::confidence_measure>(get_int("confidence", 0));
+  }
   /// Item features built once per run (per feature mix) and shared by the models that need them.
   std::shared_ptr<std::map<std::string, matrix<float>>> features_cache = std::make_shared<std::map<std::string, matrix<float>>>();
   std::string save_dir;       // when set, the runner saves its trained model there (model_store.hpp)

@@ -127,7 +127,7 @@ inline decode::beam_options reg4rec_beam(const run_settings& rs) {
   bo.beam = rs.get_int("beam", 20);
   bo.top_k = 10;
   bo.order = reg4rec_order(rs);
-  bo.confidence = rs.confidence;
+  bo.confidence = rs.confidence();
   return bo;
 }
 
@@ -161,7 +161,7 @@ inline std::unique_ptr<model::sid_generator<float>> train_sft(const reg4rec_asse
   t.order = reg4rec_order(rs) == decode::step_order::fixed ? model::train_order::fixed
             : rs.get_int("random-order", 0)                   ? model::train_order::random
                                                               : model::train_order::confidence;
-  t.confidence = rs.confidence;
+  t.confidence = rs.confidence();
   hist = train_with_validation(*gen, search, split, rs, t);
   return gen;
 }
@@ -184,7 +184,7 @@ inline align::pars_options pars_preset(const run_settings& rs, index_t msra_step
   o.msra_steps = msra_steps;
   o.msra_gamma = rs.get("msra-gamma", 0.7);
   o.order = reg4rec_order(rs);
-  o.confidence = rs.confidence;
+  o.confidence = rs.confidence();
   o.nonfinite = nonfinite_policy(rs);
   o.seed = rs.seed;
   o.log = rs.log;

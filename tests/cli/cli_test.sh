@@ -206,11 +206,13 @@ models)
   done
   ! grep -q 'note:' "$T/train_tiger.err" || fail "train tiger: a note about unused options: $(cat "$T/train_tiger.err")"
   run train_tiger_again 0 "$BIN" train --model tiger --data "$TINY" --out "$T/tiger" --features "$T/features.npy" "${SMALL[@]}" \
-    --mpq-decorrelation 0.1 --smooth-hops 1
+    --mpq-decorrelation 0.1 --smooth-hops 1 --confidence margin
   grep -q 'note: --mpq-decorrelation was not used by tiger' "$T/train_tiger_again.err" ||
     fail "train tiger with an MPQ option: no note that it was ignored"
   grep -q 'note: --smooth-hops was not used by tiger' "$T/train_tiger_again.err" ||
     fail "train tiger with --features and --smooth-hops: no note that the mix option was ignored"
+  grep -q 'note: --confidence was not used by tiger' "$T/train_tiger_again.err" ||
+    fail "train tiger with --confidence: no note that it was ignored"
   run evaluate_tiger 0 "$BIN" evaluate --model-dir "$T/tiger" --quiet
   has_keys "$T/tiger/metrics-test.json" model dataset split users recall@5 recall@10 ndcg@5 ndcg@10 mrr
   run recommend_tiger 0 "$BIN" recommend --model-dir "$T/tiger" --user 7 --k 5
