@@ -249,6 +249,7 @@ inline model_run run_tiger(const dataset& ds, const data::leave_one_out_split& s
   quant::rq_vae_config qc;
   // 100 quick epochs: Beauty TIGER test R@10 0.0649 → 0.0676 over 40 (docs/reproduction.md).
   qc.epochs = rs.get_int("vae-epochs", rs.quick() ? 100 : 300);
+  qc.balance = codebook_balance_of(rs);
   quant::tiger_rq_vae rq(qc);
   quant::fit_options fo;
   fo.seed = rs.seed;

@@ -143,7 +143,7 @@ int cmd_pipeline(const std::vector<std::string>& argv) {
 // reg4rec tokenize: tokenizers side by side on a dataset's item features.
 int cmd_tokenize(const std::vector<std::string>& argv) {
   const args a(argv, {"data", "method", "preset", "out", "seed", "vae-epochs", "experts", "modal-experts", "features", "threads",
-                      "skip-nonfinite"},
+                      "skip-nonfinite", "usage-bias", "uniformity"},
                {"quiet"});
   cli::run_settings rs;
   rs.level = cli::parse_preset(a.get("preset", "quick"));
@@ -151,7 +151,7 @@ int cmd_tokenize(const std::vector<std::string>& argv) {
   rs.features_path = a.get("features", "");
   rs.log = a.has("quiet") ? nullptr : &std::clog;
   cli::apply_threads(a);
-  for (const char* k : {"vae-epochs", "experts", "modal-experts", "skip-nonfinite"})
+  for (const char* k : {"vae-epochs", "experts", "modal-experts", "skip-nonfinite", "usage-bias", "uniformity"})
     if (a.has(k)) rs.overrides[k] = cli::checked_override(a, k);
   std::vector<std::string> methods;
   const std::string which = a.get("method", "all");
@@ -211,7 +211,7 @@ const std::map<std::string, command>& commands() {
        {"compare tokenizers (utilisation, collisions, SC, PD) on a dataset's items",
         "reg4rec tokenize [--data DIR] [--method all|rq-kmeans,rq-vae,r3-vae,mpq] [--preset quick|full]\n"
         "                        [--vae-epochs N] [--experts M] [--modal-experts K] [--features FILE.npy] [--out DIR] [--seed S]\n"
-        "                        [--threads N] [--skip-nonfinite 0|1] [--quiet]",
+        "                        [--usage-bias L] [--uniformity G] [--threads N] [--skip-nonfinite 0|1] [--quiet]",
         cmd_tokenize}},
       {"train",
        {"train one model (sasrec, tiger, reg4rec-sft, reg4rec) and save it as a model folder",

@@ -20,6 +20,7 @@
 #include <reg4rec/eval.hpp>
 #include <reg4rec/io.hpp>
 #include <reg4rec/model/sasrec.hpp>
+#include <reg4rec/quant/codebook_balance.hpp>
 
 #include "args.hpp"
 #include "dataset.hpp"
@@ -41,7 +42,7 @@ inline const std::set<std::string>& numeric_options() {
                                        "reward-global-path", "reward-category-hit", "reward-consistency",
                                        "category-depth", "ema", "text-weight", "behaviour-dim", "smooth-hops",
                                        "smooth-restart", "bidirectional", "item-embedding",
-                                       "fixed-order"};
+                                       "fixed-order", "usage-bias", "uniformity"};
   return o;
 }
 
@@ -259,6 +260,14 @@ inline model_run run_popularity(const dataset&, const data::leave_one_out_split&
 
 /// --skip-nonfinite 1: training drops (and counts) batches with a NaN/Inf loss or gradient
 /// instead of stopping with an error naming the step, the parameter and the last checkpoint.
+/// S²GR's codebook optimisation for a neural tokenizer: --usage-bias λ, --uniformity γ (0: off).
+inline quant::codebook_balance_options codebook_balance_of(const run_settings& rs) {
+  quant::codebook_balance_options b;
+  b.usage_bias = rs.get("usage-bias", 0.0);
+  b.uniformity = rs.get("uniformity", 0.0);
+  return b;
+}
+
 inline optim::nonfinite_policy nonfinite_policy(const run_settings& rs) {
   return rs.get_int("skip-nonfinite", 0) ? optim::nonfinite_policy::skip : optim::nonfinite_policy::stop;
 }

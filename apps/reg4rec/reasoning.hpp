@@ -57,6 +57,7 @@ inline std::unique_ptr<reg4rec_assets> build_reg4rec_assets(const dataset& ds, c
   // 100 quick epochs: reconstruction 0.69 → 0.57 and REG4Rec-SFT test R@10 0.0589 → 0.0679 over 30.
   qc.epochs = rs.get_int("vae-epochs", rs.quick() ? 100 : 300);
   qc.decorrelation = rs.get("mpq-decorrelation", 0.0);
+  qc.balance = codebook_balance_of(rs);
   a->tokenizer = std::make_shared<quant::reg4rec_mpq>(qc);
   auto& mq = *a->tokenizer;
   quant::fit_options fo;

@@ -60,6 +60,7 @@ inline std::vector<tokenizer_report> tokenize_all(cmatrix_view<float> x, const s
     } else if (m == "rq-vae") {
       quant::rq_vae_config c;
       c.epochs = epochs;
+      c.balance = codebook_balance_of(rs);
       quant::tiger_rq_vae q(c);
       out.push_back(run_tokenizer(m, q, x, fo));
     } else if (m == "r3-vae") {
@@ -72,6 +73,7 @@ inline std::vector<tokenizer_report> tokenize_all(cmatrix_view<float> x, const s
       c.epochs = epochs;
       c.experts = rs.get_int("experts", 4);
       c.expert_inputs = mpq_expert_inputs(rs, c.experts);
+      c.balance = codebook_balance_of(rs);
       quant::reg4rec_mpq q(c);
       out.push_back(run_tokenizer(m, q, x, fo));
     } else {
@@ -82,12 +84,15 @@ inline std::vector<tokenizer_report> tokenize_all(cmatrix_view<float> x, const s
 }
 
 inline std::string tokenizer_table(const std::vector<tokenizer_report>& rs) {
-  std::string s = "| tokenizer | tokens x codes | utilisation | distinct SIDs | collision rate | largest bucket | SC | PD | "
-                  "reconstruction MSE | fit s |\n|---|---|---|---|---|---|---|---|---|---|\n";
+  std::string s = "| tokenizer | tokens x codes | utilisation | perplexity | distinct SIDs | collision rate | largest bucket | SC | "
+                  "PD | reconstruction MSE | fit s |\n|---|---|---|---|---|---|---|---|---|---|---|\n";
   char b[512];
   for (const auto& r : rs) {
-    std::snprintf(b, sizeof b, "| %s | %ld x %ld | %.3f | %ld | %.4f | %ld | %.4f | %.4f | %.4f | %.1f |\n", r.method.c_str(),
-                  long(r.stats.num_codebooks), long(r.stats.codebook_size), r.stats.mean_utilisation(),
+    double perplexity = 0;  // mean over codebooks
+    for (double p : r.stats.perplexity) perplexity += p / double(std::max<std::size_t>(1, r.stats.perplexity.size()));
+    std::snprintf(b, sizeof b, "| %s | %ld x %ld | %.3f | %.1f | %ld | %.4f | %ld | %.4f | %.4f | %.4f | %.1f |\n",
+                  r.method.c_str(), long(r.stats.num_codebooks), long(r.stats.codebook_size), r.stats.mean_utilisation(),
+                  perplexity,
                   long(r.stats.distinct_sids), r.stats.collision_rate, long(r.stats.largest_bucket),
                   r.stats.semantic_cohesion, r.stats.preference_discrimination, r.reconstruction, r.fit_seconds);
     s += b;

@@ -198,6 +198,15 @@ models)
   [[ ! -e "$T/never" ]] || fail "a usage error left a model folder"
   bad modal_tokenize 2 "--modal-experts 3 needs at least 6 experts" "$BIN" tokenize --data "$TINY" --method rq-kmeans,mpq \
     --modal-experts 3 --out "$T/never_tok" --quiet
+  # S²GR's codebook terms: checked up front, accepted by tokenize, reported with the perplexity.
+  bad negative_usage_bias 2 "--usage-bias must not be negative" "$BIN" train --model tiger --data "$TINY" \
+    --out "$T/never" --usage-bias -1 "${SMALL[@]}"
+  bad negative_uniformity 2 "--uniformity must not be negative" "$BIN" tokenize --data "$TINY" --uniformity -0.5 \
+    --out "$T/never_tok" --quiet
+  run tokenize_balanced 0 "$BIN" tokenize --data "$TINY" --method rq-vae,mpq --vae-epochs 2 --usage-bias 0.5 \
+    --uniformity 1 --out "$T/tok_balanced" --quiet
+  grep -q '| perplexity |' "$T/tok_balanced/tokenizers.md" || fail "tokenizers.md has no perplexity column"
+  [[ $(grep -c '^| \(rq-vae\|mpq\) |' "$T/tok_balanced/tokenizers.md") == 2 ]] || fail "tokenizers.md lacks a tokenizer row"
 
   # TIGER: train, replace, evaluate, recommend.
   run train_tiger 0 "$BIN" train --model tiger --data "$TINY" --out "$T/tiger" --features "$T/features.npy" "${SMALL[@]}"

@@ -14,6 +14,9 @@
 // one partition of the items, and the M tokens of an item repeat each other (on Beauty 4 × 256
 // codes gave 6,170 distinct tuples for 12,101 items).
 //
+// S²GR's usage-balanced assignment and uniformity penalty act on each expert's codebook
+// (mpq_config::balance, off by default; quant/codebook_balance.hpp).
+//
 // The M tokens of an item are unordered: the item is the set {(r, c_r)} (canonically the
 // tuple ordered by r). decode() has no router input, so it gates with the mean training gates.
 //
@@ -70,6 +73,7 @@ struct mpq_config {
   index_t dead_code_reset = 20;  // steps a code may stay unused before it is reset (0: never)
   /// MMQ: the columns each expert reads (one entry per expert); empty: all of x for every expert.
   std::vector<column_range> expert_inputs;
+  codebook_balance_options balance;  // S²GR codebook optimisation per expert (training only; l2_distance)
 };
 
 /// MMQ's expert inputs for x = [text (text_dim columns) ; the rest]: `per_modality` experts
@@ -148,6 +152,9 @@ class mpq {
             " is smaller than the codebook size ", cfg_.codebook_size);
     require(cfg_.expert_inputs.empty() || static_cast<index_t>(cfg_.expert_inputs.size()) == cfg_.experts,
             "mpq: expert_inputs has ", cfg_.expert_inputs.size(), " entries for ", cfg_.experts, " experts");
+    cfg_.balance.validate("mpq");
+    require(cfg_.balance.usage_bias == 0 || std::is_same_v<Distance, l2_distance>,
+            "mpq: balance.usage_bias needs l2_distance");
   }
 
   const mpq_config& config() const noexcept { return cfg_; }
@@ -177,6 +184,7 @@ class mpq {
     history_.clear();
     optim::nonfinite_guard guard("mpq::fit", fo.nonfinite);
     index_t skipped_total = 0;
+    balance_ = codebook_balance(cfg_.balance, M, K);
     for (index_t epoch = 0; epoch < cfg_.epochs; ++epoch) {
       const auto t0 = std::chrono::steady_clock::now();
       rng eg = g.fork(static_cast<std::uint64_t>(epoch));
@@ -198,6 +206,7 @@ class mpq {
         opt.step(*ps_, st);
         loss_sum += loss;
         rec_sum += rec;
+        if (balance_.biased()) balance_.record(codes_, expert_sq_);
         for (index_t r = 0; r < M; ++r)
           for (index_t i = 0; i < B; ++i) {
             ++counts[r][codes_(i, r)];
@@ -362,8 +371,9 @@ class mpq {
     std::vector<typename nn::mlp<float, nn::relu>::activations> experts;
     typename nn::mlp<float, nn::relu>::activations dec;
     std::vector<nn::buffer<float>> de;
-    nn::buffer<float> gates, q, xhat, dxhat, dq, da, score;
+    nn::buffer<float> gates, q, xhat, dxhat, dq, da, score, augmented;
     nn::buffer<std::int32_t> idx;
+    std::vector<double> expert_sq;  // per expert, Σ‖e_r − C_r[c_r]‖² over the shard's rows
   };
 
   void build(index_t d, std::uint64_t seed) {
@@ -495,6 +505,9 @@ class mpq {
     const index_t n = xb.rows(), h = cfg_.latent_dim, M = cfg_.experts;
     std::vector<kernels::codebook_search<float>> cs;
     for (index_t r = 0; r < M; ++r) cs.push_back(search(r));
+    std::vector<const kernels::codebook_search<float>*> biased(static_cast<std::size_t>(M), nullptr);
+    if (balance_.biased())
+      for (index_t r = 0; r < M; ++r) biased[r] = &balance_.prepare(r, books_[r].value());
     codes_.resize(n, M);
     const int shards = nn::shard_count(n);
     if (static_cast<int>(shards_.size()) < shards) shards_.resize(static_cast<std::size_t>(shards));
@@ -529,9 +542,13 @@ class mpq {
       auto idx = st.idx.flat(m);
       auto sc = st.score.flat(m);
       double quant = 0;
+      st.expert_sq.assign(static_cast<std::size_t>(M), 0.0);
       for (index_t r = 0; r < M; ++r) {
         const auto e = cmatrix_view<float>(latents_[r]).middle_rows(lo, m);
-        cs[r].nearest(e, idx, sc);
+        if (biased[r])
+          biased[r]->nearest(codebook_balance::augment(e, st.augmented), idx, sc);
+        else
+          cs[r].nearest(e, idx, sc);
         const auto C = books_[r].value();
         for (index_t i = 0; i < m; ++i) {
           codes_(lo + i, r) = idx[i];
@@ -543,6 +560,7 @@ class mpq {
             qq += double(e(i, j) - c[j]) * double(e(i, j) - c[j]);
           }
           quant += qq;
+          st.expert_sq[r] += qq;
         }
       }
       auto xhat = st.xhat.view(m, dim_);
@@ -590,10 +608,14 @@ class mpq {
     });
     double total = cfg_.gamma * orthogonality(true) + decor;
     rec = 0;
+    expert_sq_.assign(static_cast<std::size_t>(M), 0.0);
     for (int s = 0; s < shards; ++s) {
       total += loss[static_cast<std::size_t>(s)];
       rec += recon[static_cast<std::size_t>(s)];
+      for (index_t r = 0; r < M; ++r) expert_sq_[r] += shards_[static_cast<std::size_t>(s)].expert_sq[r] / double(n);
     }
+    if (cfg_.balance.uniformity > 0)
+      for (index_t r = 0; r < M; ++r) total += balance_.penalty(books_[r].value(), books_[r].grad());
     return total;
   }
 
@@ -622,6 +644,8 @@ class mpq {
   std::vector<matrix<float>> latents_, decor_grad_;  // the batch's expert latents, dλ-term/dlatents
   std::vector<shard_state> shards_;
   std::vector<vae_epoch> history_;
+  codebook_balance balance_;
+  std::vector<double> expert_sq_;  // the last step's mean ‖e_r − C_r[c_r]‖² per expert
 };
 
 /// REG4Rec's tokenizer: four experts with 256-code books, L2 nearest codewords.

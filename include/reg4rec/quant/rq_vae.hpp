@@ -11,7 +11,9 @@
 //   rotation_trick    dz = (‖ẑ‖/‖z‖)·Rᵀ·dẑ, R the rotation taking z/‖z‖ to ẑ/‖ẑ‖ in their
 //                     plane (Fifty et al. 2024): the gradient is turned as the quantiser turned z.
 // Codebooks start as k-means of the first batch's residuals (kmeans_init); codes unused for
-// `dead_code_reset` steps are reset to residuals drawn from the current batch.
+// `dead_code_reset` steps are reset to residuals drawn from the current batch. S²GR's
+// usage-balanced assignment and uniformity penalty (rq_vae_config::balance, off by default)
+// are described in quant/codebook_balance.hpp; the penalty adds to the loss.
 #pragma once
 
 #include <chrono>
@@ -29,6 +31,7 @@
 #include "reg4rec/nn/data_parallel.hpp"
 #include "reg4rec/nn/mlp.hpp"
 #include "reg4rec/optim/adamw.hpp"
+#include "reg4rec/quant/codebook_balance.hpp"
 #include "reg4rec/quant/kmeans.hpp"
 #include "reg4rec/quant/quantizer.hpp"
 #include "reg4rec/quant/residual_encode.hpp"
@@ -59,6 +62,7 @@ struct rq_vae_config {
   bool kmeans_init = true;
   index_t dead_code_reset = 20;  // steps a code may stay unused before it is reset (0: never)
   index_t encode_beam = 1;      // beam width of encode()
+  codebook_balance_options balance;  // S²GR codebook optimisation (training only; l2_distance)
 };
 
 /// One epoch of training as logged.
@@ -137,6 +141,9 @@ class rq_vae {
             "latent dimension must be positive (codebook size at least 2)");
     require(cfg_.batch_size >= cfg_.codebook_size || !cfg_.kmeans_init, "rq_vae: batch_size ", cfg_.batch_size,
             " is smaller than the codebook size ", cfg_.codebook_size, " (k-means initialisation needs a batch per code)");
+    cfg_.balance.validate("rq_vae");
+    require(cfg_.balance.usage_bias == 0 || std::is_same_v<Distance, l2_distance>,
+            "rq_vae: balance.usage_bias needs l2_distance");
   }
 
   const rq_vae_config& config() const noexcept { return cfg_; }
@@ -166,6 +173,7 @@ class rq_vae {
     history_.clear();
     optim::nonfinite_guard guard("rq_vae::fit", fo.nonfinite);
     index_t skipped_total = 0;
+    balance_ = codebook_balance(cfg_.balance, L, K);
     for (index_t epoch = 0; epoch < cfg_.epochs; ++epoch) {
       const auto t0 = std::chrono::steady_clock::now();
       rng eg = g.fork(static_cast<std::uint64_t>(epoch));
@@ -187,6 +195,7 @@ class rq_vae {
         opt.step(*ps_, st);
         loss_sum += loss;
         rec_sum += rec;
+        if (balance_.biased()) balance_.record(codes_, level_sq_);
         for (index_t l = 0; l < L; ++l)
           for (index_t i = 0; i < B; ++i) {
             const auto c = codes_(i, l);
@@ -288,8 +297,9 @@ class rq_vae {
  private:
   struct shard_state {
     typename nn::mlp<float, nn::relu>::activations enc, dec;
-    nn::buffer<float> z, zq, xhat, dxhat, dzq, dz, resid, score;
+    nn::buffer<float> z, zq, xhat, dxhat, dzq, dz, resid, score, augmented;
     nn::buffer<std::int32_t> idx;
+    std::vector<double> level_sq;  // per level, Σ‖r_l − q_l‖² over the shard's rows
     index_t rows = 0;
   };
 
@@ -357,6 +367,9 @@ class rq_vae {
       if constexpr (Distance::normalise_codewords) search[l].rowwise().normalize();
       cs.push_back(std::make_unique<kernels::codebook_search<float>>(Distance::search_metric, search[l]));
     }
+    std::vector<const kernels::codebook_search<float>*> biased(static_cast<std::size_t>(L), nullptr);
+    if (balance_.biased())
+      for (index_t l = 0; l < L; ++l) biased[l] = &balance_.prepare(l, books_[l].value());
     codes_.resize(n, L);
     const int shards = nn::shard_count(n);
     if (static_cast<int>(shards_.size()) < shards) shards_.resize(static_cast<std::size_t>(shards));
@@ -377,9 +390,13 @@ class rq_vae {
       auto idx = st.idx.flat(m);
       auto sc = st.score.flat(m);
       double quant = 0;
+      st.level_sq.assign(static_cast<std::size_t>(L), 0.0);
       for (index_t l = 0; l < L; ++l) {
         auto r = res.middle_rows(l * m, m);
-        cs[l]->nearest(r, idx, sc);
+        if (biased[l])
+          biased[l]->nearest(codebook_balance::augment(r, st.augmented), idx, sc);
+        else
+          cs[l]->nearest(r, idx, sc);
         const auto C = books_[l].value();
         for (index_t i = 0; i < m; ++i) {
           codes_(lo + i, l) = idx[i];
@@ -392,6 +409,7 @@ class rq_vae {
             q += double(ri[j] - c[j]) * double(ri[j] - c[j]);
           }
           quant += q;
+          st.level_sq[l] += q;
           if (l + 1 < L) {
             float* nx = res.row_ptr((l + 1) * m + i);
             for (index_t j = 0; j < e; ++j) nx[j] = ri[j] - c[j];
@@ -430,10 +448,14 @@ class rq_vae {
     });
     double total = 0;
     rec = 0;
+    level_sq_.assign(static_cast<std::size_t>(L), 0.0);
     for (int s = 0; s < shards; ++s) {
       total += loss[static_cast<std::size_t>(s)];
       rec += recon[static_cast<std::size_t>(s)];
+      for (index_t l = 0; l < L; ++l) level_sq_[l] += shards_[static_cast<std::size_t>(s)].level_sq[l] / double(n);
     }
+    if (cfg_.balance.uniformity > 0)
+      for (index_t l = 0; l < L; ++l) total += balance_.penalty(books_[l].value(), books_[l].grad());
     return total;
   }
 
@@ -490,6 +512,8 @@ class rq_vae {
   matrix<std::int32_t> codes_;
   std::vector<shard_state> shards_;
   std::vector<vae_epoch> history_;
+  codebook_balance balance_;
+  std::vector<double> level_sq_;  // the last step's mean ‖r_l − q_l‖² per level
 };
 
 /// TIGER's tokenizer: L2 nearest codewords, straight-through estimator.
