@@ -13,6 +13,7 @@
 //   example_custom_quantizer
 #include <chrono>
 #include <cstdio>
+#include <exception>
 #include <string>
 
 #include <reg4rec/quant.hpp>
@@ -62,7 +63,7 @@ void report(const char* name, Q& q, const matrix<float>& x) {
               s.collision_rate, long(s.largest_bucket), s.semantic_cohesion, s.preference_discrimination, mse, secs);
 }
 
-int main() {
+int run() {
   const matrix<float> x = skewed_items(2048, 32, 11);
   const index_t L = 3, K = 32;
   std::printf("%ld items x %ld dims, %ld levels x %ld codes\n\n", long(x.rows()), long(x.cols()), long(L), long(K));
@@ -93,4 +94,14 @@ int main() {
   }
   std::printf("\nutil.: mean fraction of codes used; collis: items sharing a full SID; SC higher and PD lower are better.\n");
   return 0;
+}
+
+// A bad file or argument ends with its message and exit status 1, not an abort.
+int main() {
+  try {
+    return run();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "custom_quantizer: %s\n", e.what());
+    return 1;
+  }
 }

@@ -5,6 +5,7 @@
 //   build/examples/example_kernel_benchmark [n] [d] [K]     (default 20000 32 256: about a second)
 #include <chrono>
 #include <cstdio>
+#include <exception>
 #include <cstdlib>
 #include <vector>
 
@@ -23,7 +24,7 @@ double seconds_per_call(const matrix<float>& x, const matrix<float>& codes,
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / reps;
 }
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   const index_t n = argc > 1 ? std::atol(argv[1]) : 20000;
   const index_t d = argc > 2 ? std::atol(argv[2]) : 32;
   const index_t K = argc > 3 ? std::atol(argv[3]) : 256;
@@ -41,4 +42,14 @@ int main(int argc, char** argv) {
   std::printf("  %-10s %10.0f vectors/s %8.1f GFLOP/s\n", backend::scalar::name(), n / ts, flop / ts * 1e-9);
   std::printf("  %-10s %10.0f vectors/s %8.1f GFLOP/s\n", backend::simd<>::name(), n / tv, flop / tv * 1e-9);
   return 0;
+}
+
+// A bad file or argument ends with its message and exit status 1, not an abort.
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "kernel_benchmark: %s\n", e.what());
+    return 1;
+  }
 }

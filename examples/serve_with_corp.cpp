@@ -8,6 +8,7 @@
 //                                                   # reg4rec-sft` or `reg4rec align`; the history
 //                                                   # as the dataset's item ids, oldest first
 #include <cstdio>
+#include <exception>
 #include <fstream>
 #include <string>
 #include <unordered_map>
@@ -133,7 +134,7 @@ void serve(const served_model& m, const std::vector<std::int32_t>& history, cons
   }
 }
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   data::sequence_dataset ds;
   served_model m;
   std::vector<std::int32_t> history;
@@ -163,4 +164,14 @@ int main(int argc, char** argv) {
   co.k_min = 1;     // check from the second step on (default ⌈M/2⌉)
   serve(m, history, decode::corp_pruner(m.categories, m.generator->codebooks(), co), "with CORP (theta 0.75)");
   return 0;
+}
+
+// A bad file or argument ends with its message and exit status 1, not an abort.
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "serve_with_corp: %s\n", e.what());
+    return 1;
+  }
 }

@@ -13,6 +13,7 @@
 //
 // Only headers of the library are used: link reg4rec::reg4rec, include <reg4rec/quant.hpp>.
 #include <cstdio>
+#include <exception>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -53,7 +54,7 @@ matrix<float> synthetic_items(index_t n, index_t d, std::uint64_t seed) {
   return x;
 }
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   const std::string path = argc > 1 ? argv[1] : "";
   const bool use_vae = argc > 2 && std::string(argv[2]) == "--vae";
   // 1. The item matrix: (n_items, d) float32, row i = item i of your catalogue.
@@ -81,6 +82,7 @@ int main(int argc, char** argv) {
     c.latent_dim = 16;
     c.epochs = 20;
     c.batch_size = std::max<index_t>(K, std::min<index_t>(1024, x.rows()));
+    c.balance.usage_bias = 0.5;  // S²GR: over-used codes look farther in training, for even usage
     quant::tiger_rq_vae q(c);
     q.fit(x, fo);
     codes = q.encode(x);
@@ -112,4 +114,14 @@ int main(int argc, char** argv) {
   std::printf("walking item 0's SID through the trie reaches a leaf holding item %d\n", trie.items(node)[0]);
   // table.save("sids.r4r"); trie.save("trie.r4r");   // io/binary.hpp files, reload with load()
   return trie.items(node)[0] == 0 ? 0 : 1;
+}
+
+// A bad file or argument ends with its message and exit status 1, not an abort.
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "tokenize_items: %s\n", e.what());
+    return 1;
+  }
 }
