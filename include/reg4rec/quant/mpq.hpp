@@ -503,11 +503,14 @@ class mpq {
 
   double train_step(cmatrix_view<float> xb, double& rec) {
     const index_t n = xb.rows(), h = cfg_.latent_dim, M = cfg_.experts;
+    // With the usage bias the search runs over the biased codebooks instead (codebook_balance).
     std::vector<kernels::codebook_search<float>> cs;
-    for (index_t r = 0; r < M; ++r) cs.push_back(search(r));
     std::vector<const kernels::codebook_search<float>*> biased(static_cast<std::size_t>(M), nullptr);
-    if (balance_.biased())
-      for (index_t r = 0; r < M; ++r) biased[r] = &balance_.prepare(r, books_[r].value());
+    for (index_t r = 0; r < M; ++r)
+      if (balance_.biased())
+        biased[r] = &balance_.prepare(r, books_[r].value());
+      else
+        cs.push_back(search(r));
     codes_.resize(n, M);
     const int shards = nn::shard_count(n);
     if (static_cast<int>(shards_.size()) < shards) shards_.resize(static_cast<std::size_t>(shards));

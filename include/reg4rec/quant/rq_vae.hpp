@@ -360,16 +360,19 @@ class rq_vae {
   double train_step(cmatrix_view<float> xb, double& rec) {
     const index_t n = xb.rows(), e = cfg_.latent_dim, L = cfg_.levels;
     // Codebooks are fixed during the step: pack them once for every shard's searches.
+    // With the usage bias the search runs over the biased codebooks instead (codebook_balance).
     std::vector<matrix<float>> search(static_cast<std::size_t>(L));
-    std::vector<std::unique_ptr<kernels::codebook_search<float>>> cs;
+    std::vector<std::unique_ptr<kernels::codebook_search<float>>> cs(static_cast<std::size_t>(L));
+    std::vector<const kernels::codebook_search<float>*> biased(static_cast<std::size_t>(L), nullptr);
     for (index_t l = 0; l < L; ++l) {
+      if (balance_.biased()) {
+        biased[l] = &balance_.prepare(l, books_[l].value());
+        continue;
+      }
       search[l] = books_[l].value().eigen();
       if constexpr (Distance::normalise_codewords) search[l].rowwise().normalize();
-      cs.push_back(std::make_unique<kernels::codebook_search<float>>(Distance::search_metric, search[l]));
+      cs[l] = std::make_unique<kernels::codebook_search<float>>(Distance::search_metric, search[l]);
     }
-    std::vector<const kernels::codebook_search<float>*> biased(static_cast<std::size_t>(L), nullptr);
-    if (balance_.biased())
-      for (index_t l = 0; l < L; ++l) biased[l] = &balance_.prepare(l, books_[l].value());
     codes_.resize(n, L);
     const int shards = nn::shard_count(n);
     if (static_cast<int>(shards_.size()) < shards) shards_.resize(static_cast<std::size_t>(shards));
