@@ -571,12 +571,14 @@ inline int cmd_recommend(const std::vector<std::string>& argv, const char* argv0
   }
   const double ms = 1e3 * std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const dataset* dsp = ds ? &*ds : nullptr;
+  // The collision token (TIGER's last, or a fixed tail after MPQ tokens) has no category.
+  auto is_dedup = [&](std::int32_t codebook) {
+    return (m.kind == "tiger" && codebook == m.generator->codebooks() - 1) ||
+           codebook >= m.generator->layout().free_codebooks();
+  };
   auto token_text = [&](const decode::path_token& t) {
     std::string s = "c" + std::to_string(t.codebook) + ":" + std::to_string(t.code);
-    // The collision token (TIGER's last, or a fixed tail after MPQ tokens) has no category.
-    const bool dedup = (m.kind == "tiger" && t.codebook == m.generator->codebooks() - 1) ||
-                       t.codebook >= m.generator->layout().free_codebooks();
-    if (dedup) return s + " (dedup)";
+    if (is_dedup(t.codebook)) return s + " (dedup)";
     if (m.has_categories) s += " [" + m.category_name(m.categories.category(t.codebook, t.code)) + "]";
     return s;
   };
@@ -599,7 +601,7 @@ inline int cmd_recommend(const std::vector<std::string>& argv, const char* argv0
         j.key("path").begin_array();
         for (const auto& t : paths[i]) {
           j.begin_object().field("codebook", t.codebook).field("code", t.code);
-          if (m.has_categories && t.codebook < m.generator->layout().free_codebooks())
+          if (m.has_categories && !is_dedup(t.codebook))
             j.field("category", m.category_name(m.categories.category(t.codebook, t.code)));
           j.end_object();
         }

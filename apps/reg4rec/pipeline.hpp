@@ -292,6 +292,7 @@ inline model::sasrec_options sasrec_preset(const run_settings& rs) {
   o.lr = rs.get("lr", o.lr);
   o.weight_decay = rs.get("weight-decay", o.weight_decay);
   o.batch_size = rs.get_int("batch-size", o.batch_size);
+  o.ema = rs.get("ema", 0.0);
   o.nonfinite = nonfinite_policy(rs);
   return o;
 }

@@ -56,3 +56,38 @@ TEST_CASE("SASRec refuses a split over another catalogue", "[model][sasrec]") {
   model::sasrec m(100, o);
   CHECK_THROWS_WITH(m.train(split), Catch::Contains("12101 items"));
 }
+
+TEST_CASE("SASRec with a weight average validates and keeps the average", "[model][sasrec][ema]") {
+  const auto d = data::load_sequences(std::string(REG4REC_TEST_DATA_DIR) + "/beauty/Beauty.txt");
+  const data::leave_one_out_split split(d, {50});
+  model::sasrec_options o;
+  o.d_model = 16;
+  o.d_ff = 32;
+  o.layers = 1;
+  o.heads = 1;
+  o.epochs = 2;
+  o.batch_size = 512;
+  o.eval_every = 1;
+  o.eval_users = 500;
+  o.log = nullptr;
+  o.ema = 1.0;
+  CHECK_THROWS_WITH(model::sasrec(split.n_items(), o).train(split), Catch::Contains("ema"));
+
+  auto run = [&](double ema) {
+    o.ema = ema;
+    model::sasrec m(split.n_items(), o);
+    const auto hist = m.train(split);
+    return std::make_pair(std::move(m), hist);
+  };
+  auto [plain, plain_hist] = run(0.0);
+  auto [averaged, hist] = run(0.9);
+  // The kept weights are the ones validation scored: the average, not the last weights.
+  eval::evaluator_options vo;
+  vo.ks = {10};
+  vo.max_users = 500;
+  const auto v = eval::evaluate(averaged, split, data::stage::validation, vo);
+  CHECK(v.ndcg[0] == Approx(hist.best_metric).epsilon(1e-9));
+  CHECK(hist.epochs.front().loss == plain_hist.epochs.front().loss);  // training itself is unchanged
+  const auto a = averaged.network().params().values(), p = plain.network().params().values();
+  CHECK_FALSE(std::equal(a.begin(), a.end(), p.begin()));
+}

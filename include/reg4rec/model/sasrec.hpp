@@ -31,6 +31,7 @@
 #include "reg4rec/optim/clip.hpp"
 #include "reg4rec/optim/nonfinite.hpp"
 #include "reg4rec/optim/schedule.hpp"
+#include "reg4rec/optim/weight_average.hpp"
 
 namespace reg4rec::model {
 
@@ -52,6 +53,9 @@ struct sasrec_options {
   double min_lr_ratio = 0.0;
   double weight_decay = 0.0;
   double clip_norm = 5.0;
+  // Decay of an exponential moving average of the weights (optim::weight_average; 0: off):
+  // validation scores, and training keeps, the average instead of the last weights.
+  double ema = 0;
   index_t eval_every = 2;     // epochs between validations
   index_t patience = 8;       // validations without improvement before stopping
   index_t eval_users = 0;     // validation users for early stopping (0: all)
@@ -74,6 +78,7 @@ class sasrec {
   /// Trains on split.train(u) of every user; restores the best validation weights.
   train_history train(const data::leave_one_out_split& split) {
     require(split.n_items() == items(), "sasrec: the split has ", split.n_items(), " items, the model ", items());
+    require(opt_.ema >= 0 && opt_.ema < 1, "sasrec: ema must lie in [0, 1), got ", opt_.ema);
     const auto t_start = std::chrono::steady_clock::now();
     const index_t L = opt_.max_len;
     std::vector<index_t> users;
@@ -95,6 +100,9 @@ class sasrec {
     rng g(opt_.seed);
     const rng drop = rng(opt_.seed).fork(0xd0);
     long long step = 0;
+    const bool averaging = opt_.ema > 0;
+    optim::weight_average<float> avg;
+    if (averaging) avg = optim::weight_average<float>(net_.params(), opt_.ema);
     matrix<std::int32_t> tok, tgt;
     for (index_t epoch = 0; epoch < opt_.epochs; ++epoch) {
       const auto t0 = std::chrono::steady_clock::now();
@@ -121,6 +129,7 @@ class sasrec {
         if (guard.check(loss, net_.params(), epoch + 1, step)) {
           if (opt_.clip_norm > 0) optim::clip_grad_norm(net_.params(), opt_.clip_norm);
           adam.step(net_.params(), st, sched(step));
+          if (averaging) avg.update(net_.params());
           loss_sum += loss;
           ++applied;
         }
@@ -142,10 +151,12 @@ class sasrec {
         eo.ks = {10};
         eo.max_users = opt_.eval_users;
         eo.model_name = "sasrec";
+        if (averaging) avg.swap(net_.params());  // validate (and keep) the average
         const auto r = eval::evaluate(*this, split, data::stage::validation, eo);
         rec.metric = opt_.select_on_recall ? r.recall[0] : r.ndcg[0];
         rec.ndcg = r.ndcg[0];
         rec.best = stopper.update(epoch + 1, rec.metric, net_.params());
+        if (averaging) avg.swap(net_.params());
         if (opt_.log)
           *opt_.log << "sasrec epoch " << epoch + 1 << ": loss " << rec.loss << ", validation R@10 " << r.recall[0]
                     << ", N@10 " << r.ndcg[0] << (rec.best ? " (best)" : "") << "\n";
