@@ -52,7 +52,7 @@ inline double checked_override(const args& a, const std::string& k) {
                                                   "pars-users", "msra-steps"};
   static const std::set<std::string> non_negative{"eval-every", "patience", "eval-users", "weight-decay", "pars-kl", "text-weight",
                                                   "pars-sft", "random-order", "item-level", "modal-experts", "pars-max-users", "pars-beam", "pars-last", "hold-out", "skip-nonfinite", "mpq-candidates", "mpq-dedup",
-                                                  "smooth-hops", "bidirectional", "item-embedding", "fixed-order", "mpq-decorrelation", "usage-bias", "uniformity", "reward-step-hit", "reward-global-path",
+                                                  "smooth-hops", "bidirectional", "item-embedding", "fixed-order", "mpq-decorrelation", "usage-bias", "uniformity", "remaining-weight", "reward-step-hit", "reward-global-path",
                                                   "reward-category-hit", "reward-consistency", "category-depth"};
   static const std::set<std::string> positive{"lr", "pars-lr", "embedding-scale"};
   static const std::set<std::string> fraction{"dropout", "embedding-dropout", "attention-dropout", "label-smoothing", "ema"};

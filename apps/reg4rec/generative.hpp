@@ -193,6 +193,7 @@ inline model::generator_train_options train_preset(const run_settings& rs, const
   // validated and kept: with the TIGER features, test R@10 0.0698 → 0.0721; REG4Rec-SFT
   // 0.0679 → 0.0690 (docs/reproduction.md).
   t.ema = rs.get("ema", 0.999);
+  t.remaining_weight = rs.get("remaining-weight", 0.0);
   t.seed = rs.seed;
   t.log = rs.log;
   t.nonfinite = nonfinite_policy(rs);
@@ -223,6 +224,7 @@ inline void write_train(io::json_writer& j, const model::generator_config& g, co
   j.field("batch_size", t.batch_size).field("lr", t.lr).field("weight_decay", t.weight_decay).field("beam", beam);
   if (t.hold_out > 0) j.field("hold_out", t.hold_out);
   if (t.ema > 0) j.field("ema", t.ema);
+  if (t.remaining_weight > 0) j.field("remaining_weight", t.remaining_weight);
   j.key("epochs").begin_array();
   for (const auto& e : h.epochs) {
     j.begin_object().field("epoch", e.epoch).field("loss", e.loss).field("seconds", e.seconds);

@@ -201,6 +201,8 @@ models)
   # S²GR's codebook terms: checked up front, accepted by tokenize, reported with the perplexity.
   bad negative_usage_bias 2 "--usage-bias must not be negative" "$BIN" train --model tiger --data "$TINY" \
     --out "$T/never" --usage-bias -1 "${SMALL[@]}"
+  bad negative_remaining_weight 2 "--remaining-weight must not be negative" "$BIN" train --model reg4rec-sft \
+    --data "$TINY" --out "$T/never" --remaining-weight -0.5 "${SMALL[@]}"
   bad negative_uniformity 2 "--uniformity must not be negative" "$BIN" tokenize --data "$TINY" --uniformity -0.5 \
     --out "$T/never_tok" --quiet
   run tokenize_balanced 0 "$BIN" tokenize --data "$TINY" --method rq-vae,mpq --vae-epochs 2 --usage-bias 0.5 \

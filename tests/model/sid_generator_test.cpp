@@ -88,6 +88,85 @@ TEST_CASE("sid generator: gradients under every tokenisation, attention and orde
         }
 }
 
+TEST_CASE("sid generator: the loss on the codebooks still to come", "[model][generator][gradcheck]") {
+  const auto codes = toy_codes();
+  for (bool random_order : {false, true})
+    for (index_t tail : {0, 1}) {
+      const auto cfg = tiny(model::history_tokens::item_level, model::encoder_attention::causal, 0.1);
+      const auto sizes = model::sid_layout::from_codes(codes).sizes();
+      sid_generator<double> m(cfg, model::sid_layout(sizes, tail), codes, 7);
+      auto batch = toy_batch(model::encoder_attention::causal, random_order && tail == 0);
+      const rng drop(2);
+      auto loss_at = [&](float alpha) {
+        batch.remaining_weight = alpha;
+        m.params().zero_grad();
+        return m.train_step(batch, {&drop, 5});
+      };
+      // Linear in α, and more than the emitted codebooks' loss: every decoder has free
+      // codebooks to come at its first step.
+      const double l0 = loss_at(0), l1 = loss_at(0.5), l2 = loss_at(1);
+      INFO("random order " << random_order << ", fixed tail " << tail);
+      CHECK(l1 > l0);
+      CHECK(l2 - l0 == Approx(2 * (l1 - l0)).epsilon(1e-9));
+      batch.remaining_weight = 0.5;
+      const auto r = test::check_parameters(
+          m.params(), [&] { return m.train_step(batch, {&drop, 5}); }, [&] { m.train_step(batch, {&drop, 5}); });
+      INFO(r.where);
+      CHECK(r.rel_error < 1e-6);
+    }
+  // By hand, through the decoding path (no dropout or smoothing): at each step k before the
+  // fixed tail, the cross-entropy of every free codebook's head the order emits after k.
+  for (index_t tail : {0, 1}) {
+    auto cfg = tiny(model::history_tokens::item_level, model::encoder_attention::causal, 0.0);
+    cfg.label_smoothing = 0.0;
+    const auto sizes = model::sid_layout::from_codes(codes).sizes();
+    sid_generator<double> m(cfg, model::sid_layout(sizes, tail), codes, 13);
+    const index_t n_free = 3 - tail;
+    const std::vector<std::int32_t> hist{3, 8, 5};
+    const std::vector<std::int32_t> order = tail ? std::vector<std::int32_t>{1, 0, 2} : std::vector<std::int32_t>{2, 0, 1};
+    const std::int32_t target = 6;
+    generator_batch b;
+    b.add_decoder(b.add_window(cspan<std::int32_t>(hist.data(), 3)), 3, target);
+    b.order = order;
+    b.remaining_weight = 0.75;
+    const double train_loss = m.train_step(b);
+
+    workspace ws;
+    model::encoded_users<double> enc;
+    m.encode({cspan<std::int32_t>(hist.data(), 3)}, enc, ws);
+    model::decoder_state<double> st;
+    m.start_decoding(st, 1);
+    const std::vector<std::int32_t> user{0};
+    std::vector<std::int32_t> prev_cb{-1}, prev_code{-1};
+    matrix<double> h(1, 8);
+    double emitted = 0, later = 0;
+    for (index_t k = 0; k < 3; ++k) {
+      m.decode_step(prev_cb, prev_code, user, enc, st, h, ws);
+      for (index_t k2 = k; k2 < 3; ++k2) {
+        const index_t r = order[k2];
+        if (k2 > k && (k >= n_free || r >= n_free)) continue;
+        matrix<double> lp(1, m.layout().size(r));
+        m.log_probs(r, h, lp);
+        (k2 == k ? emitted : later) -= lp(0, codes(target, r));
+      }
+      prev_cb[0] = order[k];
+      prev_code[0] = codes(target, order[k]);
+    }
+    INFO("fixed tail " << tail);
+    CHECK((emitted + 0.75 * later) / 3 == Approx(train_loss).epsilon(1e-10));
+    CHECK(later > 0);
+  }
+
+  generator_batch bad = toy_batch(model::encoder_attention::causal, false);
+  sid_generator<double> m(tiny(model::history_tokens::item_level, model::encoder_attention::causal, 0.0),
+                          model::sid_layout::from_codes(codes), codes, 7);
+  bad.remaining_weight = -1;
+  CHECK_THROWS_WITH(m.train_step(bad), Catch::Contains("remaining_weight"));
+  bad.remaining_weight = 1;
+  bad.token_weight.assign(static_cast<std::size_t>(bad.decoders() * 3), 1.0f);
+  CHECK_THROWS_WITH(m.train_step(bad), Catch::Contains("token_weight"));
+}
+
 TEST_CASE("sid generator: the item-id embedding tells apart items with the same codes", "[model][generator]") {
   auto codes = toy_codes();
   codes.row(8) = codes.row(1);  // items 1 and 8 share a tuple

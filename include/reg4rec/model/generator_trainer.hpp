@@ -20,6 +20,7 @@
 #pragma once
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -55,6 +56,9 @@ struct generator_train_options {
   // CRSS's confidence for train_order::confidence: keep it equal to the decoder's
   // (beam_options::confidence), so that training teaches the orders decoding takes.
   decode::confidence_measure confidence = decode::confidence_measure::max_probability;
+  // Weight α of the loss on the free codebooks still to come at each step
+  // (generator_batch::remaining_weight; 0: only the emitted codebook learns).
+  double remaining_weight = 0;
   index_t eval_every = 1;   // epochs between validations (0: never)
   index_t patience = 6;     // validations without improvement before stopping
   std::string checkpoint;   // written after every epoch when set; <checkpoint>.best holds the best model
@@ -193,6 +197,8 @@ train_history train_generator(sid_generator<T>& m, const data::leave_one_out_spl
           "train_generator: epochs, batch_size and tail_stride must be positive");
   require(o.hold_out >= 0, "train_generator: hold_out must be >= 0, got ", o.hold_out);
   require(o.ema >= 0 && o.ema < 1, "train_generator: ema must lie in [0, 1), got ", o.ema);
+  require(o.remaining_weight >= 0 && std::isfinite(o.remaining_weight),
+          "train_generator: remaining_weight must be finite and >= 0, got ", o.remaining_weight);
   require(split.n_items() == m.items(), "train_generator: the split has ", split.n_items(),
           " items, the model's code table ", m.items());
   const auto t_start = std::chrono::steady_clock::now();
@@ -254,6 +260,7 @@ train_history train_generator(sid_generator<T>& m, const data::leave_one_out_spl
   }
 
   generator_batch batch;
+  batch.remaining_weight = static_cast<float>(o.remaining_weight);
   workspace ws;
   std::vector<std::int32_t> perm(static_cast<std::size_t>(M));
   const index_t last_epoch = o.epochs_this_run > 0 ? std::min(o.epochs, first_epoch + o.epochs_this_run) : o.epochs;

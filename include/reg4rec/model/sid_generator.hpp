@@ -17,6 +17,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
@@ -64,12 +65,17 @@ struct generator_config {
 /// Decoders must be sorted by window. weight[j] (optional) scales decoder j's loss;
 /// token_weight[j·M + k] (optional, instead) scales the loss of decoder j's k-th step — PARS
 /// turns its objective's per-token gradient into these weights.
+/// remaining_weight α > 0 (not with token_weight): every step before the fixed tail also
+/// learns, with weight α, the target's token in each free codebook the order emits later —
+/// the heads CRSS compares at that step, which otherwise learn only when their codebook is
+/// the one emitted. Kept by clear().
 struct generator_batch {
   std::vector<index_t> window_start{0};
   std::vector<std::int32_t> items;
   std::vector<std::int32_t> window, prefix, target, order;
   std::vector<float> weight;
   std::vector<float> token_weight;
+  float remaining_weight = 0;
 
   index_t windows() const noexcept { return static_cast<index_t>(window_start.size()) - 1; }
   index_t decoders() const noexcept { return static_cast<index_t>(window.size()); }
@@ -333,7 +339,7 @@ class sid_generator {
     std::vector<typename nn::decoder_block<T>::activations> dec_acts;
     std::vector<nn::buffer<T>> enc_h, dec_h;
     nn::buffer<T> ex, mem, emean, erstd, dx, dz, dmean, drstd, g1, g2, dmem, hr, dhr, wr;
-    nn::buffer<std::int32_t> etok, eid, epos, dtok, did, dstep, kv_of, limits, mem_len, rows_of, tgt, tr;
+    nn::buffer<std::int32_t> etok, eid, epos, dtok, did, dstep, kv_of, limits, mem_len, rows_of, later, tr;
     nn::detail::residual_dropout<T> enc_drop, dec_drop;  // input-embedding dropout
     workspace ws;
   };
@@ -414,6 +420,10 @@ class sid_generator {
     if (!b.weight.empty()) check_dim("generator_batch: weight entries", static_cast<index_t>(b.weight.size()), D);
     if (!b.token_weight.empty())
       check_dim("generator_batch: token_weight entries (decoders × M)", static_cast<index_t>(b.token_weight.size()), D * M);
+    require(b.remaining_weight >= 0 && std::isfinite(b.remaining_weight),
+            "generator_batch: remaining_weight must be finite and >= 0, got ", b.remaining_weight);
+    require(b.remaining_weight == 0 || b.token_weight.empty(),
+            "generator_batch: remaining_weight cannot be combined with token_weight");
     for (index_t w = 0; w < W; ++w) {
       const index_t n = b.window_start[w + 1] - b.window_start[w];
       require(n >= 1 && n <= cfg_.max_history, "generator_batch: window ", w, " has ", n, " items, allowed 1..",
@@ -583,14 +593,12 @@ class sid_generator {
 
     // Decoder rows: BOS, then the target's tokens in the step order.
     auto dtok = st.dtok.flat(nd), did = st.did.flat(nd), dstep = st.dstep.flat(nd);
-    auto kv_of = st.kv_of.flat(D), limits = st.limits.flat(nd), tgt = st.tgt.flat(nd);
+    auto kv_of = st.kv_of.flat(D), limits = st.limits.flat(nd);
     for (index_t j = 0; j < D; ++j) {
       const index_t g = j0 + j;
       kv_of[j] = static_cast<std::int32_t>(b.window[g] - w0);
       for (index_t k = 0; k < M; ++k) {
         const index_t row = j * M + k;
-        const index_t r = b.order.empty() ? k : b.order[g * M + k];
-        tgt[row] = codes_(b.target[g], r);
         limits[row] = static_cast<std::int32_t>(b.prefix[g] * tpi);
         dstep[row] = static_cast<std::int32_t>(k);
         if (k == 0) {
@@ -623,32 +631,47 @@ class sid_generator {
     auto z = st.g1.view(nd, d);
     dec_ln_.forward(st.dec_h.back()(), z, st.dmean.flat(nd), st.drstd.flat(nd));
 
-    // Heads: rows grouped by the codebook they predict.
+    // Heads: rows grouped by the codebook they predict — the emitted one, and with
+    // remaining_weight each free codebook still to come (weight α).
     auto dz = st.dz.view(nd, d);
+    const T alpha = T(b.remaining_weight);
+    const index_t n_free = layout_.free_codebooks();
+    auto order_at = [&](index_t g, index_t k) { return b.order.empty() ? k : index_t(b.order[g * M + k]); };
+    if (alpha > 0) dz.eigen().setZero();
     double loss = 0;
     for (index_t r = 0; r < M; ++r) {
       index_t cnt = 0;
       auto rows = st.rows_of.flat(nd);
+      auto later = st.later.flat(nd);  // 1: r comes later in this row's order
       for (index_t i = 0; i < nd; ++i) {
         const index_t g = j0 + i / M, k = i % M;
-        if ((b.order.empty() ? k : b.order[g * M + k]) == r) rows[cnt++] = static_cast<std::int32_t>(i);
+        bool take = order_at(g, k) == r, after = false;
+        if (!take && alpha > 0 && r < n_free && k < n_free)
+          for (index_t k2 = k + 1; k2 < M && !after; ++k2) after = order_at(g, k2) == r;
+        if (take || after) {
+          later[cnt] = after;
+          rows[cnt++] = static_cast<std::int32_t>(i);
+        }
       }
       if (cnt == 0) continue;
       auto hr = st.hr.view(cnt, d), dhr = st.dhr.view(cnt, d);
       auto tr = st.tr.flat(cnt);
-      const bool weighted = !b.weight.empty() || !b.token_weight.empty();
+      const bool weighted = !b.weight.empty() || !b.token_weight.empty() || alpha > 0;
       auto wr = weighted ? st.wr.flat(cnt) : span<T>();
       for (index_t q = 0; q < cnt; ++q) {
         hr.row(q).eigen() = z.row(rows[q]).eigen();
-        tr[q] = tgt[rows[q]];
+        tr[q] = codes_(b.target[j0 + rows[q] / M], r);
         if (!b.token_weight.empty())
           wr[q] = T(b.token_weight[j0 * M + rows[q]]);
-        else if (!b.weight.empty())
-          wr[q] = T(b.weight[j0 + rows[q] / M]);
+        else if (weighted)
+          wr[q] = (b.weight.empty() ? T(1) : T(b.weight[j0 + rows[q] / M])) * (later[q] ? alpha : T(1));
       }
       loss += loss::linear_cross_entropy<T>(hr, heads_w_[r].value(), heads_b_[r].value_span(), tr, wr, o, dhr,
                                             heads_w_[r].grad(), heads_b_[r].grad_span(), st.ws);
-      for (index_t q = 0; q < cnt; ++q) dz.row(rows[q]).eigen() = dhr.row(q).eigen();
+      if (alpha > 0)
+        for (index_t q = 0; q < cnt; ++q) dz.row(rows[q]).eigen() += dhr.row(q).eigen();
+      else
+        for (index_t q = 0; q < cnt; ++q) dz.row(rows[q]).eigen() = dhr.row(q).eigen();
     }
 
     // Backward: decoder stack (memory gradients accumulate), encoder stack, embeddings.
