@@ -395,8 +395,8 @@ inline int cmd_align(const std::vector<std::string>& argv, const char* argv0) {
                            write_pars(j, po, ph);
                            j.field("aligned_from", fsutil::absolute(dir));
                            j.end_object();
-                         }};
-  parts.features = sft.manifest.at("sid").get("features", std::string());
+                         },
+                         sft.manifest.at("sid").get("features", std::string())};
   if (!tokenizer_file.empty())
     parts.save_tokenizer = [&](const std::string& p) { io::write_file_atomic(p, io::read_file(tokenizer_file)); };
   save_generative(out, ds, parts);

@@ -172,60 +172,21 @@ class mpq {
     require(x.cols() >= 1, "mpq::fit: the item vectors have no columns");
     detail::check_finite("mpq::fit", x);
     build(x.cols(), fo.seed);
-    const index_t n = x.rows(), B = std::min(cfg_.batch_size, n), M = cfg_.experts, K = cfg_.codebook_size;
-    optim::adamw opt({cfg_.lr, 0.9, 0.999, 1e-8, cfg_.weight_decay});
-    auto st = opt.init(*ps_);
-    rng g(fo.seed ^ 0x4d5051ULL);
-    std::vector<index_t> order(static_cast<std::size_t>(n));
-    std::iota(order.begin(), order.end(), 0);
-    matrix<float> xb(B, dim_);
+    const index_t M = cfg_.experts, K = cfg_.codebook_size;
     std::vector<std::vector<index_t>> last_used(static_cast<std::size_t>(M), std::vector<index_t>(K, 0));
-    long long step = 0;
-    history_.clear();
-    optim::nonfinite_guard guard("mpq::fit", fo.nonfinite);
-    index_t skipped_total = 0;
     balance_ = codebook_balance(cfg_.balance, M, K);
-    for (index_t epoch = 0; epoch < cfg_.epochs; ++epoch) {
-      const auto t0 = std::chrono::steady_clock::now();
-      rng eg = g.fork(static_cast<std::uint64_t>(epoch));
-      eg.shuffle(order.begin(), order.end());
-      std::vector<std::vector<index_t>> counts(static_cast<std::size_t>(M), std::vector<index_t>(K, 0));
-      const index_t steps = n / B;
-      progress bar(fo.label.empty() ? "mpq epoch " + std::to_string(epoch + 1) : fo.label, steps, fo.log, "steps");
-      double loss_sum = 0, rec_sum = 0;
-      for (index_t s = 0; s < steps; ++s) {
-        detail::gather_batch(x, order, s * B, xb);
-        if (step == 0 && cfg_.kmeans_init) init_codebooks(xb, fo.seed);
-        double loss, rec;
-        const auto run = [&](double& r) { return train_step(xb, r); };
-        if (!detail::guarded_vae_step(*ps_, guard, epoch, step, run, loss, rec)) {
-          ++step;
-          bar.advance(1, "skipped");
-          continue;
-        }
-        opt.step(*ps_, st);
-        loss_sum += loss;
-        rec_sum += rec;
-        if (balance_.biased()) balance_.record(codes_, expert_sq_);
-        for (index_t r = 0; r < M; ++r)
-          for (index_t i = 0; i < B; ++i) {
-            ++counts[r][codes_(i, r)];
-            last_used[r][codes_(i, r)] = step;
-          }
-        if (cfg_.dead_code_reset > 0) reset_dead_codes(last_used, step, eg);
-        ++step;
-        char note[64];
-        std::snprintf(note, sizeof note, "loss %.4f", loss_sum / double(s + 1));
-        bar.advance(1, note);
-      }
-      const vae_epoch rec =
-          detail::close_vae_epoch(epoch, steps, loss_sum, rec_sum, counts, guard, skipped_total, t0);
-      char note[128];
-      std::snprintf(note, sizeof note, "loss %.4f, reconstruction %.4f, utilisation %.2f", rec.loss, rec.reconstruction,
-                    std::accumulate(rec.utilisation.begin(), rec.utilisation.end(), 0.0) / double(M));
-      bar.finish(note);
-      history_.push_back(rec);
-    }
+    const auto before = [&](cmatrix_view<float> xb, long long t) {
+      if (t == 0 && cfg_.kmeans_init) init_codebooks(xb, fo.seed);
+    };
+    const auto step = [&](cmatrix_view<float> xb, double& rec) { return train_step(xb, rec); };
+    const auto after = [&](long long t, rng& eg) {
+      if (balance_.biased()) balance_.record(codes_, expert_sq_);
+      for (index_t r = 0; r < M; ++r)
+        for (index_t i = 0; i < codes_.rows(); ++i) last_used[r][codes_(i, r)] = t;
+      if (cfg_.dead_code_reset > 0) reset_dead_codes(last_used, t, eg);
+    };
+    history_ = detail::fit_vae_epochs(x, cfg_.epochs, cfg_.batch_size, cfg_.lr, cfg_.weight_decay, *ps_, codes_, M, K,
+                                      rng(fo.seed ^ 0x4d5051ULL), fo, "mpq", "mpq::fit", before, step, after);
     // Mean gates for decode().
     const matrix<float> gates = router_gates(x);
     mean_gates_.assign(static_cast<std::size_t>(M), 0.0f);

@@ -163,50 +163,11 @@ class r3_vae {
     require(x.cols() >= 1, "r3_vae::fit: the item vectors have no columns");
     detail::check_finite("r3_vae::fit", x);
     build(x.cols(), fo.seed);
-    const index_t n = x.rows(), B = std::min(cfg_.batch_size, n), L = cfg_.levels, K = cfg_.codebook_size;
-    optim::adamw opt({cfg_.lr, 0.9, 0.999, 1e-8, cfg_.weight_decay});
-    auto st = opt.init(*ps_);
-    rng g(fo.seed ^ 0x523356ULL);
-    std::vector<index_t> order(static_cast<std::size_t>(n));
-    std::iota(order.begin(), order.end(), 0);
-    matrix<float> xb(B, dim_);
-    history_.clear();
-    optim::nonfinite_guard guard("r3_vae::fit", fo.nonfinite);
-    index_t skipped_total = 0;
-    long long step = 0;
-    for (index_t epoch = 0; epoch < cfg_.epochs; ++epoch) {
-      const auto t0 = std::chrono::steady_clock::now();
-      rng eg = g.fork(static_cast<std::uint64_t>(epoch));
-      eg.shuffle(order.begin(), order.end());
-      std::vector<std::vector<index_t>> counts(static_cast<std::size_t>(L), std::vector<index_t>(K, 0));
-      const index_t steps = n / B;
-      progress bar(fo.label.empty() ? "r3-vae epoch " + std::to_string(epoch + 1) : fo.label, steps, fo.log, "steps");
-      double loss_sum = 0, rec_sum = 0;
-      for (index_t s = 0; s < steps; ++s) {
-        detail::gather_batch(x, order, s * B, xb);
-        double loss, rec;
-        const auto run = [&](double& r) { return train_step(xb, r); };
-        if (!detail::guarded_vae_step(*ps_, guard, epoch, step++, run, loss, rec)) {
-          bar.advance(1, "skipped");
-          continue;
-        }
-        opt.step(*ps_, st);
-        loss_sum += loss;
-        rec_sum += rec;
-        for (index_t l = 0; l < L; ++l)
-          for (index_t i = 0; i < B; ++i) ++counts[l][codes_(i, l)];
-        char note[64];
-        std::snprintf(note, sizeof note, "loss %.4f", loss_sum / double(s + 1));
-        bar.advance(1, note);
-      }
-      const vae_epoch rec =
-          detail::close_vae_epoch(epoch, steps, loss_sum, rec_sum, counts, guard, skipped_total, t0);
-      char note[128];
-      std::snprintf(note, sizeof note, "loss %.4f, reconstruction %.4f, utilisation %.2f/%.2f", rec.loss,
-                    rec.reconstruction, rec.utilisation.front(), rec.utilisation.back());
-      bar.finish(note);
-      history_.push_back(rec);
-    }
+    const auto step = [&](cmatrix_view<float> xb, double& rec) { return train_step(xb, rec); };
+    history_ = detail::fit_vae_epochs(
+        x, cfg_.epochs, cfg_.batch_size, cfg_.lr, cfg_.weight_decay, *ps_, codes_, cfg_.levels, cfg_.codebook_size,
+        rng(fo.seed ^ 0x523356ULL), fo, "r3-vae", "r3_vae::fit", [](cmatrix_view<float>, long long) {}, step,
+        [](long long, rng&) {});
     // Mean α of the training items, for decode().
     const auto z = latents(x);
     const auto r = ref_.value().eigen().row(0);

@@ -16,6 +16,7 @@
 // are described in quant/codebook_balance.hpp; the penalty adds to the loss.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <numeric>
 #include <cmath>
@@ -86,46 +87,89 @@ inline void gather_batch(cmatrix_view<float> x, const std::vector<index_t>& orde
   });
 }
 
-// One guarded step of a VAE fit loop: gradients zeroed, forward + backward by
-// `step_fn(rec)` (returns the loss, writes its reconstruction part to rec), then the non-finite
-// guard. A value_error from the step counts as a non-finite loss: the inputs were checked, so it
-// means non-finite activations reached the code search. True when the step may be applied.
-template <class F>
-bool guarded_vae_step(nn::parameter_store<float>& ps, optim::nonfinite_guard& guard, index_t epoch, long long step,
-                      F&& step_fn, double& loss, double& rec) {
-  ps.zero_grad();
-  rec = 0;
-  std::string cause;
-  try {
-    loss = step_fn(rec);
-  } catch (const value_error& e) {
-    loss = std::numeric_limits<double>::quiet_NaN();
-    cause = e.what();
+// The epoch loop of the VAE quantizers (RQ-VAE, R3-VAE, MPQ), AdamW (β 0.9, 0.999) on `ps`;
+// `name` labels the progress bars, `who` the guard's errors.
+// Each epoch shuffles the rows of x with its own fork of `g` and cuts them into n / B full
+// batches (the last partial one is dropped: every step sees B rows). Per batch, at global step
+// t: `before(xb, t)`; gradients zeroed; `step(xb, rec)` (forward + backward, returns the loss
+// and writes its reconstruction part to rec) under the non-finite guard, a value_error from it
+// counting as a non-finite loss (the inputs were checked, so non-finite activations reached
+// the code search); then, when the guard lets the step through, the optimizer step, the code
+// counts of `codes` (B × codebooks, written by the step) and `after(t, epoch_rng)`. Returns
+// one vae_epoch per epoch, with losses averaged over the applied steps and each codebook's
+// utilisation over the epoch's assignments.
+template <class Before, class Step, class After>
+std::vector<vae_epoch> fit_vae_epochs(cmatrix_view<float> x, index_t epochs, index_t batch_size, double lr,
+                                      double weight_decay, nn::parameter_store<float>& ps,
+                                      const matrix<std::int32_t>& codes, index_t codebooks, index_t codebook_size,
+                                      rng g, const fit_options& fo, const std::string& name, const char* who,
+                                      Before before, Step step_fn, After after) {
+  const index_t n = x.rows(), B = std::min(batch_size, n), steps = n / B;
+  optim::adamw opt({lr, 0.9, 0.999, 1e-8, weight_decay});
+  auto st = opt.init(ps);
+  std::vector<index_t> order(static_cast<std::size_t>(n));
+  std::iota(order.begin(), order.end(), 0);
+  matrix<float> xb(B, x.cols());
+  optim::nonfinite_guard guard(who, fo.nonfinite);
+  index_t skipped_total = 0;
+  long long t = 0;
+  std::vector<vae_epoch> history;
+  for (index_t epoch = 0; epoch < epochs; ++epoch) {
+    const auto t0 = std::chrono::steady_clock::now();
+    rng eg = g.fork(static_cast<std::uint64_t>(epoch));
+    eg.shuffle(order.begin(), order.end());
+    std::vector<std::vector<index_t>> counts(static_cast<std::size_t>(codebooks),
+                                             std::vector<index_t>(static_cast<std::size_t>(codebook_size), 0));
+    progress bar(fo.label.empty() ? name + " epoch " + std::to_string(epoch + 1) : fo.label, steps, fo.log, "steps");
+    double loss_sum = 0, rec_sum = 0;
+    for (index_t s = 0; s < steps; ++s, ++t) {
+      gather_batch(x, order, s * B, xb);
+      before(xb, t);
+      ps.zero_grad();
+      double loss, rec = 0;
+      std::string cause;
+      try {
+        loss = step_fn(xb, rec);
+      } catch (const value_error& e) {
+        loss = std::numeric_limits<double>::quiet_NaN();
+        cause = e.what();
+      }
+      if (!guard.check(loss, ps, epoch + 1, t, "loss", cause)) {
+        bar.advance(1, "skipped");
+        continue;
+      }
+      opt.step(ps, st);
+      loss_sum += loss;
+      rec_sum += rec;
+      for (index_t c = 0; c < codebooks; ++c)
+        for (index_t i = 0; i < B; ++i) ++counts[c][codes(i, c)];
+      after(t, eg);
+      char note[64];
+      std::snprintf(note, sizeof note, "loss %.4f", loss_sum / double(s + 1));
+      bar.advance(1, note);
+    }
+    vae_epoch rec;
+    rec.epoch = epoch + 1;
+    rec.skipped_steps = guard.skipped() - skipped_total;
+    skipped_total = guard.skipped();
+    guard.end_epoch(epoch + 1);
+    const index_t applied = std::max<index_t>(steps - rec.skipped_steps, 1);
+    rec.loss = loss_sum / double(applied);
+    rec.reconstruction = rec_sum / double(applied);
+    for (const auto& c : counts) {
+      index_t used = 0;
+      for (index_t k : c) used += k > 0;
+      rec.utilisation.push_back(double(used) / double(c.size()));
+    }
+    rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const auto [lo, hi] = std::minmax_element(rec.utilisation.begin(), rec.utilisation.end());
+    char note[128];
+    std::snprintf(note, sizeof note, "loss %.4f, reconstruction %.4f, utilisation %.2f-%.2f", rec.loss,
+                  rec.reconstruction, *lo, *hi);
+    bar.finish(note);
+    history.push_back(std::move(rec));
   }
-  return guard.check(loss, ps, epoch + 1, step, "loss", cause);
-}
-
-// The record of a finished epoch of a VAE quantizer: losses averaged over the steps the guard
-// let through (skipped ones are those it counted since the previous epoch, whose running total
-// `skipped_total` is updated), utilisation of each codebook from the epoch's code counts.
-inline vae_epoch close_vae_epoch(index_t epoch, index_t steps, double loss_sum, double rec_sum,
-                                 const std::vector<std::vector<index_t>>& counts, optim::nonfinite_guard& guard,
-                                 index_t& skipped_total, std::chrono::steady_clock::time_point t0) {
-  vae_epoch rec;
-  rec.epoch = epoch + 1;
-  rec.skipped_steps = guard.skipped() - skipped_total;
-  skipped_total = guard.skipped();
-  guard.end_epoch(epoch + 1);
-  const index_t applied = std::max<index_t>(steps - rec.skipped_steps, 1);
-  rec.loss = loss_sum / double(applied);
-  rec.reconstruction = rec_sum / double(applied);
-  for (const auto& c : counts) {
-    index_t used = 0;
-    for (index_t k : c) used += k > 0;
-    rec.utilisation.push_back(double(used) / double(c.size()));
-  }
-  rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return rec;
+  return history;
 }
 }  // namespace detail
 
@@ -161,61 +205,22 @@ class rq_vae {
     require(x.cols() >= 1, "rq_vae::fit: the item vectors have no columns");
     detail::check_finite("rq_vae::fit", x);
     build(x.cols(), fo.seed);
-    const index_t n = x.rows(), B = std::min(cfg_.batch_size, n), L = cfg_.levels, K = cfg_.codebook_size;
-    optim::adamw opt({cfg_.lr, 0.9, 0.999, 1e-8, cfg_.weight_decay});
-    auto st = opt.init(*ps_);
-    rng g(fo.seed ^ 0x52515641ULL);
-    std::vector<index_t> order(static_cast<std::size_t>(n));
-    std::iota(order.begin(), order.end(), 0);
-    matrix<float> xb(B, dim_);
+    const index_t L = cfg_.levels, K = cfg_.codebook_size;
     std::vector<std::vector<index_t>> last_used(static_cast<std::size_t>(L), std::vector<index_t>(K, 0));
-    long long step = 0;
-    history_.clear();
-    optim::nonfinite_guard guard("rq_vae::fit", fo.nonfinite);
-    index_t skipped_total = 0;
     balance_ = codebook_balance(cfg_.balance, L, K);
-    for (index_t epoch = 0; epoch < cfg_.epochs; ++epoch) {
-      const auto t0 = std::chrono::steady_clock::now();
-      rng eg = g.fork(static_cast<std::uint64_t>(epoch));
-      eg.shuffle(order.begin(), order.end());
-      std::vector<std::vector<index_t>> counts(static_cast<std::size_t>(L), std::vector<index_t>(K, 0));
-      const index_t steps = n / B;  // drop the last partial batch: every step sees B rows
-      progress bar(fo.label.empty() ? "rq-vae epoch " + std::to_string(epoch + 1) : fo.label, steps, fo.log, "steps");
-      double loss_sum = 0, rec_sum = 0;
-      for (index_t s = 0; s < steps; ++s) {
-        detail::gather_batch(x, order, s * B, xb);
-        if (step == 0 && cfg_.kmeans_init) init_codebooks(xb, fo.seed);
-        double loss, rec;
-        const auto run = [&](double& r) { return train_step(xb, r); };
-        if (!detail::guarded_vae_step(*ps_, guard, epoch, step, run, loss, rec)) {
-          ++step;
-          bar.advance(1, "skipped");
-          continue;
-        }
-        opt.step(*ps_, st);
-        loss_sum += loss;
-        rec_sum += rec;
-        if (balance_.biased()) balance_.record(codes_, level_sq_);
-        for (index_t l = 0; l < L; ++l)
-          for (index_t i = 0; i < B; ++i) {
-            const auto c = codes_(i, l);
-            ++counts[l][c];
-            last_used[l][c] = step;
-          }
-        if (cfg_.dead_code_reset > 0) reset_dead_codes(last_used, step, eg);
-        ++step;
-        char note[64];
-        std::snprintf(note, sizeof note, "loss %.4f", loss_sum / double(s + 1));
-        bar.advance(1, note);
-      }
-      const vae_epoch rec =
-          detail::close_vae_epoch(epoch, steps, loss_sum, rec_sum, counts, guard, skipped_total, t0);
-      char note[128];
-      std::snprintf(note, sizeof note, "loss %.4f, reconstruction %.4f, utilisation %.2f/%.2f", rec.loss,
-                    rec.reconstruction, rec.utilisation.front(), rec.utilisation.back());
-      bar.finish(note);
-      history_.push_back(rec);
-    }
+    const auto before = [&](cmatrix_view<float> xb, long long t) {
+      if (t == 0 && cfg_.kmeans_init) init_codebooks(xb, fo.seed);
+    };
+    const auto step = [&](cmatrix_view<float> xb, double& rec) { return train_step(xb, rec); };
+    const auto after = [&](long long t, rng& eg) {
+      if (balance_.biased()) balance_.record(codes_, level_sq_);
+      for (index_t l = 0; l < L; ++l)
+        for (index_t i = 0; i < codes_.rows(); ++i) last_used[l][codes_(i, l)] = t;
+      if (cfg_.dead_code_reset > 0) reset_dead_codes(last_used, t, eg);
+    };
+    history_ = detail::fit_vae_epochs(x, cfg_.epochs, cfg_.batch_size, cfg_.lr, cfg_.weight_decay, *ps_, codes_, L, K,
+                                      rng(fo.seed ^ 0x52515641ULL), fo, "rq-vae", "rq_vae::fit", before, step,
+                                      after);
     refresh_encoder();
   }
 
