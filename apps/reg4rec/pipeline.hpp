@@ -258,8 +258,6 @@ inline model_run run_popularity(const dataset&, const data::leave_one_out_split&
   return r;
 }
 
-/// --skip-nonfinite 1: training drops (and counts) batches with a NaN/Inf loss or gradient
-/// instead of stopping with an error naming the step, the parameter and the last checkpoint.
 /// S²GR's codebook optimisation for a neural tokenizer: --usage-bias λ, --uniformity γ (0: off).
 inline quant::codebook_balance_options codebook_balance_of(const run_settings& rs) {
   quant::codebook_balance_options b;
@@ -268,6 +266,8 @@ inline quant::codebook_balance_options codebook_balance_of(const run_settings& r
   return b;
 }
 
+/// --skip-nonfinite 1: training drops (and counts) batches with a NaN/Inf loss or gradient
+/// instead of stopping with an error naming the step, the parameter and the last checkpoint.
 inline optim::nonfinite_policy nonfinite_policy(const run_settings& rs) {
   return rs.get_int("skip-nonfinite", 0) ? optim::nonfinite_policy::skip : optim::nonfinite_policy::stop;
 }

@@ -88,11 +88,9 @@ inline std::string tokenizer_table(const std::vector<tokenizer_report>& rs) {
                   "PD | reconstruction MSE | fit s |\n|---|---|---|---|---|---|---|---|---|---|---|\n";
   char b[512];
   for (const auto& r : rs) {
-    double perplexity = 0;  // mean over codebooks
-    for (double p : r.stats.perplexity) perplexity += p / double(std::max<std::size_t>(1, r.stats.perplexity.size()));
     std::snprintf(b, sizeof b, "| %s | %ld x %ld | %.3f | %.1f | %ld | %.4f | %ld | %.4f | %.4f | %.4f | %.1f |\n",
                   r.method.c_str(), long(r.stats.num_codebooks), long(r.stats.codebook_size), r.stats.mean_utilisation(),
-                  perplexity,
+                  r.stats.mean_perplexity(),
                   long(r.stats.distinct_sids), r.stats.collision_rate, long(r.stats.largest_bucket),
                   r.stats.semantic_cohesion, r.stats.preference_discrimination, r.reconstruction, r.fit_seconds);
     s += b;

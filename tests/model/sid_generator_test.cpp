@@ -65,6 +65,33 @@ generator_batch toy_batch(model::encoder_attention a, bool random_order) {
   }
   return b;
 }
+
+// Through the decoding path, teacher-forced along `order`: lp(k, r) = log p(target's code in
+// codebook r) at step k, for every codebook r.
+matrix<double> teacher_forced_log_probs(const sid_generator<double>& m, const std::vector<std::int32_t>& hist,
+                                        std::int32_t target, const std::vector<std::int32_t>& order) {
+  const auto& codes = m.item_codes();
+  const index_t M = m.codebooks();
+  workspace ws;
+  model::encoded_users<double> enc;
+  m.encode({cspan<std::int32_t>(hist.data(), static_cast<index_t>(hist.size()))}, enc, ws);
+  model::decoder_state<double> st;
+  m.start_decoding(st, 1);
+  const std::vector<std::int32_t> user{0};
+  std::vector<std::int32_t> prev_cb{-1}, prev_code{-1};
+  matrix<double> h(1, m.config().d_model), out(M, M);
+  for (index_t k = 0; k < M; ++k) {
+    m.decode_step(prev_cb, prev_code, user, enc, st, h, ws);
+    for (index_t r = 0; r < M; ++r) {
+      matrix<double> lp(1, m.layout().size(r));
+      m.log_probs(r, h, lp);
+      out(k, r) = lp(0, codes(target, r));
+    }
+    prev_cb[0] = order[k];
+    prev_code[0] = codes(target, order[k]);
+  }
+  return out;
+}
 }  // namespace
 
 TEST_CASE("sid generator: gradients under every tokenisation, attention and order policy",
@@ -131,26 +158,12 @@ TEST_CASE("sid generator: the loss on the codebooks still to come", "[model][gen
     b.remaining_weight = 0.75;
     const double train_loss = m.train_step(b);
 
-    workspace ws;
-    model::encoded_users<double> enc;
-    m.encode({cspan<std::int32_t>(hist.data(), 3)}, enc, ws);
-    model::decoder_state<double> st;
-    m.start_decoding(st, 1);
-    const std::vector<std::int32_t> user{0};
-    std::vector<std::int32_t> prev_cb{-1}, prev_code{-1};
-    matrix<double> h(1, 8);
+    const auto lp = teacher_forced_log_probs(m, hist, target, order);
     double emitted = 0, later = 0;
     for (index_t k = 0; k < 3; ++k) {
-      m.decode_step(prev_cb, prev_code, user, enc, st, h, ws);
-      for (index_t k2 = k; k2 < 3; ++k2) {
-        const index_t r = order[k2];
-        if (k2 > k && (k >= n_free || r >= n_free)) continue;
-        matrix<double> lp(1, m.layout().size(r));
-        m.log_probs(r, h, lp);
-        (k2 == k ? emitted : later) -= lp(0, codes(target, r));
-      }
-      prev_cb[0] = order[k];
-      prev_code[0] = codes(target, order[k]);
+      emitted -= lp(k, order[k]);
+      for (index_t k2 = k + 1; k2 < 3; ++k2)
+        if (k < n_free && order[k2] < n_free) later -= lp(k, order[k2]);
     }
     INFO("fixed tail " << tail);
     CHECK((emitted + 0.75 * later) / 3 == Approx(train_loss).epsilon(1e-10));
@@ -224,24 +237,9 @@ TEST_CASE("teacher-forced decoding steps reproduce the training likelihood", "[m
       b.order = order;
       const double train_loss = m.train_step(b);
 
-      workspace ws;
-      model::encoded_users<double> enc;
-      m.encode({cspan<std::int32_t>(hist.data(), 3)}, enc, ws);
-      model::decoder_state<double> st;
-      m.start_decoding(st, 1);
-      const std::vector<std::int32_t> user{0};
-      std::vector<std::int32_t> prev_cb{-1}, prev_code{-1};
-      matrix<double> h(1, 8);
+      const auto lp = teacher_forced_log_probs(m, hist, target, order);
       double nll = 0;
-      for (index_t k = 0; k < 3; ++k) {
-        m.decode_step(prev_cb, prev_code, user, enc, st, h, ws);
-        const index_t r = order[k];
-        matrix<double> lp(1, m.layout().size(r));
-        m.log_probs(r, h, lp);
-        nll -= lp(0, codes(target, r));
-        prev_cb[0] = static_cast<std::int32_t>(r);
-        prev_code[0] = codes(target, r);
-      }
+      for (index_t k = 0; k < 3; ++k) nll -= lp(k, order[k]);
       INFO("tokens " << int(t) << " attention " << int(a));
       CHECK(nll / 3 == Approx(train_loss).epsilon(1e-10));
     }

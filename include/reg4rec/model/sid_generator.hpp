@@ -637,7 +637,7 @@ class sid_generator {
     const T alpha = T(b.remaining_weight);
     const index_t n_free = layout_.free_codebooks();
     auto order_at = [&](index_t g, index_t k) { return b.order.empty() ? k : index_t(b.order[g * M + k]); };
-    if (alpha > 0) dz.eigen().setZero();
+    dz.eigen().setZero();  // a row's gradient sums over the heads it feeds
     double loss = 0;
     for (index_t r = 0; r < M; ++r) {
       index_t cnt = 0;
@@ -668,10 +668,7 @@ class sid_generator {
       }
       loss += loss::linear_cross_entropy<T>(hr, heads_w_[r].value(), heads_b_[r].value_span(), tr, wr, o, dhr,
                                             heads_w_[r].grad(), heads_b_[r].grad_span(), st.ws);
-      if (alpha > 0)
-        for (index_t q = 0; q < cnt; ++q) dz.row(rows[q]).eigen() += dhr.row(q).eigen();
-      else
-        for (index_t q = 0; q < cnt; ++q) dz.row(rows[q]).eigen() = dhr.row(q).eigen();
+      for (index_t q = 0; q < cnt; ++q) dz.row(rows[q]).eigen() += dhr.row(q).eigen();
     }
 
     // Backward: decoder stack (memory gradients accumulate), encoder stack, embeddings.

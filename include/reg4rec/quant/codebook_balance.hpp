@@ -117,7 +117,6 @@ class codebook_balance {
         K_(K),
         usage_(static_cast<std::size_t>(codebooks), std::vector<double>(static_cast<std::size_t>(K), 1.0 / double(K))),
         mean_sq_(static_cast<std::size_t>(codebooks), 0.0),
-        seen_(static_cast<std::size_t>(codebooks), false),
         aug_(static_cast<std::size_t>(codebooks)),
         search_(static_cast<std::size_t>(codebooks)) {
     o_.validate("codebook_balance");
@@ -165,9 +164,9 @@ class codebook_balance {
       for (double& v : u) v *= d;
       for (index_t i = 0; i < codes.rows(); ++i) u[codes(i, c)] += w;
       auto& m = mean_sq_[static_cast<std::size_t>(c)];
-      m = seen_[static_cast<std::size_t>(c)] ? d * m + (1.0 - d) * mean_sq[c] : mean_sq[c];
-      seen_[static_cast<std::size_t>(c)] = true;
+      m = recorded_ ? d * m + (1.0 - d) * mean_sq[c] : mean_sq[c];
     }
+    recorded_ = true;
   }
 
   /// The uniformity penalty of codebook C, its gradient added into G.
@@ -180,7 +179,7 @@ class codebook_balance {
   index_t K_ = 0;
   std::vector<std::vector<double>> usage_;
   std::vector<double> mean_sq_;
-  std::vector<bool> seen_;
+  bool recorded_ = false;  // record() has run: the running distances hold a first value
   std::vector<matrix<float>> aug_;
   std::vector<std::unique_ptr<kernels::codebook_search<float>>> search_;
 };

@@ -173,16 +173,13 @@ class mpq {
     detail::check_finite("mpq::fit", x);
     build(x.cols(), fo.seed);
     const index_t M = cfg_.experts, K = cfg_.codebook_size;
-    std::vector<std::vector<index_t>> last_used(static_cast<std::size_t>(M), std::vector<index_t>(K, 0));
     balance_ = codebook_balance(cfg_.balance, M, K);
     const auto before = [&](cmatrix_view<float> xb, long long t) {
       if (t == 0 && cfg_.kmeans_init) init_codebooks(xb, fo.seed);
     };
     const auto step = [&](cmatrix_view<float> xb, double& rec) { return train_step(xb, rec); };
-    const auto after = [&](long long t, rng& eg) {
+    const auto after = [&](long long t, rng& eg, std::vector<std::vector<index_t>>& last_used) {
       if (balance_.biased()) balance_.record(codes_, expert_sq_);
-      for (index_t r = 0; r < M; ++r)
-        for (index_t i = 0; i < codes_.rows(); ++i) last_used[r][codes_(i, r)] = t;
       if (cfg_.dead_code_reset > 0) reset_dead_codes(last_used, t, eg);
     };
     history_ = detail::fit_vae_epochs(x, cfg_.epochs, cfg_.batch_size, cfg_.lr, cfg_.weight_decay, *ps_, codes_, M, K,

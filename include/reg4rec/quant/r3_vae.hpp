@@ -167,7 +167,7 @@ class r3_vae {
     history_ = detail::fit_vae_epochs(
         x, cfg_.epochs, cfg_.batch_size, cfg_.lr, cfg_.weight_decay, *ps_, codes_, cfg_.levels, cfg_.codebook_size,
         rng(fo.seed ^ 0x523356ULL), fo, "r3-vae", "r3_vae::fit", [](cmatrix_view<float>, long long) {}, step,
-        [](long long, rng&) {});
+        [](long long, rng&, std::vector<std::vector<index_t>>&) {});
     // Mean α of the training items, for decode().
     const auto z = latents(x);
     const auto r = ref_.value().eigen().row(0);

@@ -95,9 +95,10 @@ inline void gather_batch(cmatrix_view<float> x, const std::vector<index_t>& orde
 // and writes its reconstruction part to rec) under the non-finite guard, a value_error from it
 // counting as a non-finite loss (the inputs were checked, so non-finite activations reached
 // the code search); then, when the guard lets the step through, the optimizer step, the code
-// counts of `codes` (B × codebooks, written by the step) and `after(t, epoch_rng)`. Returns
-// one vae_epoch per epoch, with losses averaged over the applied steps and each codebook's
-// utilisation over the epoch's assignments.
+// counts of `codes` (B × codebooks, written by the step), each code's last step of use
+// last_used[c][k], and `after(t, epoch_rng, last_used)` (dead-code resets, which also update
+// last_used). Returns one vae_epoch per epoch, with losses averaged over the applied steps and
+// each codebook's utilisation over the epoch's assignments.
 template <class Before, class Step, class After>
 std::vector<vae_epoch> fit_vae_epochs(cmatrix_view<float> x, index_t epochs, index_t batch_size, double lr,
                                       double weight_decay, nn::parameter_store<float>& ps,
@@ -113,6 +114,8 @@ std::vector<vae_epoch> fit_vae_epochs(cmatrix_view<float> x, index_t epochs, ind
   optim::nonfinite_guard guard(who, fo.nonfinite);
   index_t skipped_total = 0;
   long long t = 0;
+  std::vector<std::vector<index_t>> last_used(static_cast<std::size_t>(codebooks),
+                                              std::vector<index_t>(static_cast<std::size_t>(codebook_size), 0));
   std::vector<vae_epoch> history;
   for (index_t epoch = 0; epoch < epochs; ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -142,8 +145,11 @@ std::vector<vae_epoch> fit_vae_epochs(cmatrix_view<float> x, index_t epochs, ind
       loss_sum += loss;
       rec_sum += rec;
       for (index_t c = 0; c < codebooks; ++c)
-        for (index_t i = 0; i < B; ++i) ++counts[c][codes(i, c)];
-      after(t, eg);
+        for (index_t i = 0; i < B; ++i) {
+          ++counts[c][codes(i, c)];
+          last_used[c][codes(i, c)] = static_cast<index_t>(t);
+        }
+      after(t, eg, last_used);
       char note[64];
       std::snprintf(note, sizeof note, "loss %.4f", loss_sum / double(s + 1));
       bar.advance(1, note);
@@ -206,16 +212,13 @@ class rq_vae {
     detail::check_finite("rq_vae::fit", x);
     build(x.cols(), fo.seed);
     const index_t L = cfg_.levels, K = cfg_.codebook_size;
-    std::vector<std::vector<index_t>> last_used(static_cast<std::size_t>(L), std::vector<index_t>(K, 0));
     balance_ = codebook_balance(cfg_.balance, L, K);
     const auto before = [&](cmatrix_view<float> xb, long long t) {
       if (t == 0 && cfg_.kmeans_init) init_codebooks(xb, fo.seed);
     };
     const auto step = [&](cmatrix_view<float> xb, double& rec) { return train_step(xb, rec); };
-    const auto after = [&](long long t, rng& eg) {
+    const auto after = [&](long long t, rng& eg, std::vector<std::vector<index_t>>& last_used) {
       if (balance_.biased()) balance_.record(codes_, level_sq_);
-      for (index_t l = 0; l < L; ++l)
-        for (index_t i = 0; i < codes_.rows(); ++i) last_used[l][codes_(i, l)] = t;
       if (cfg_.dead_code_reset > 0) reset_dead_codes(last_used, t, eg);
     };
     history_ = detail::fit_vae_epochs(x, cfg_.epochs, cfg_.batch_size, cfg_.lr, cfg_.weight_decay, *ps_, codes_, L, K,

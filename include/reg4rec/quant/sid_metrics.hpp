@@ -65,10 +65,13 @@ struct sid_stats {
   double semantic_cohesion = std::numeric_limits<double>::quiet_NaN();
   double preference_discrimination = std::numeric_limits<double>::quiet_NaN();
 
-  double mean_utilisation() const {
+  double mean_utilisation() const { return mean_of(utilisation); }
+  double mean_perplexity() const { return mean_of(perplexity); }
+
+  static double mean_of(const std::vector<double>& v) {
     double s = 0;
-    for (double u : utilisation) s += u;
-    return utilisation.empty() ? 0.0 : s / double(utilisation.size());
+    for (double x : v) s += x;
+    return v.empty() ? 0.0 : s / double(v.size());
   }
 
   /// A two-column Markdown table (metric | value), one row per codebook for the usage rows.
