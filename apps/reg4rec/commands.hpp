@@ -52,7 +52,7 @@ inline double checked_override(const args& a, const std::string& k) {
                                                   "pars-users", "msra-steps"};
   static const std::set<std::string> non_negative{"eval-every", "patience", "eval-users", "weight-decay", "pars-kl", "text-weight",
                                                   "pars-sft", "random-order", "item-level", "modal-experts", "pars-max-users", "pars-beam", "pars-last", "hold-out", "skip-nonfinite", "mpq-candidates", "mpq-dedup",
-                                                  "smooth-hops", "bidirectional", "item-embedding", "fixed-order", "mpq-decorrelation", "usage-bias", "uniformity", "remaining-weight", "reward-step-hit", "reward-global-path",
+                                                  "smooth-hops", "bidirectional", "item-embedding", "fixed-order", "mpq-decorrelation", "usage-bias", "uniformity", "remaining-weight", "reflection", "reflection-decode", "reflection-items", "reward-step-hit", "reward-global-path",
                                                   "reward-category-hit", "reward-consistency", "category-depth"};
   static const std::set<std::string> positive{"lr", "pars-lr", "embedding-scale"};
   static const std::set<std::string> fraction{"dropout", "embedding-dropout", "attention-dropout", "label-smoothing", "ema"};
@@ -61,7 +61,8 @@ inline double checked_override(const args& a, const std::string& k) {
                                               "layers", "beam", "experts", "codes", "pars-epochs", "pars-paths", "pars-users",
                                               "msra-steps", "eval-every", "patience", "eval-users", "corp-kmin",
                                               "random-order", "item-level", "modal-experts", "pars-max-users", "skip-nonfinite", "mpq-candidates", "mpq-dedup",
-                                              "smooth-hops", "bidirectional", "item-embedding", "fixed-order", "category-depth", "pars-beam", "pars-last", "hold-out"};
+                                              "smooth-hops", "bidirectional", "item-embedding", "fixed-order", "category-depth", "pars-beam", "pars-last", "hold-out",
+                                              "reflection-items"};
   const double v = a.get_double(k, 0);
   auto bad = [&](const char* what) { throw usage_error("--" + k + " " + what + ", got '" + a.get(k, "") + "'"); };
   if (integral.count(k) && (v != std::floor(v) || std::abs(v) > 1e15)) bad("expects a whole number");
@@ -125,6 +126,7 @@ struct decode_request {
   bool corp = false;
   double corp_theta = 0.5;
   index_t corp_kmin = -1;
+  double reflection = 0;
 };
 
 inline decode_request decode_request_from(const args& a, const loaded_model& m, index_t top_k) {
@@ -137,6 +139,10 @@ inline decode_request decode_request_from(const args& a, const loaded_model& m, 
   r.corp = a.has("corp") ? true : a.has("no-corp") ? false : m.decoder.corp;
   r.corp_theta = a.get_double("corp-theta", m.decoder.corp_theta);
   r.corp_kmin = a.get_int("corp-kmin", m.decoder.corp_kmin);
+  r.reflection = a.get_double("reflection-decode", m.decoder.reflection);
+  if (r.reflection < 0) throw usage_error("--reflection-decode must not be negative");
+  if (r.reflection > 0 && m.generator && !m.generator->has_reflection())
+    throw usage_error("--reflection-decode needs a model trained with a reflection head (--reflection B > 0)");
   if (r.corp && !m.unordered())
     throw usage_error("--corp needs a REG4Rec model (unordered MPQ tokens with token categories); " + m.dir + " holds a " +
                       m.kind + " model");
@@ -153,6 +159,7 @@ void with_search(const loaded_model& m, const decode_request& q, F&& f) {
   bo.top_k = q.top_k;
   bo.order = m.decoder.order == "confidence" ? decode::step_order::confidence : decode::step_order::fixed;
   bo.confidence = decode::confidence_measure_from(m.decoder.confidence);
+  bo.reflection = q.reflection;
   if (!m.unordered()) {
     const decode::trie_constraint tc(m.trie);
     const decode::beam_search<float, decode::trie_constraint> s(*m.generator, tc, bo);
@@ -346,6 +353,9 @@ inline int cmd_align(const std::vector<std::string>& argv, const char* argv0) {
     throw usage_error("--fixed-order and --confidence are the saved model's choice; align keeps its order");
   rs.overrides["fixed-order"] = sft.decoder.order == "fixed" ? 1 : 0;  // PARS, CORP and validation follow it
   rs.overrides["confidence"] = static_cast<double>(decode::confidence_measure_from(sft.decoder.confidence));
+  if (rs.has("reflection")) throw usage_error("--reflection is the saved model's choice; align keeps its reflection head");
+  rs.overrides["reflection"] = sft.generator->config().reflection_weight;
+  if (!rs.has("reflection-decode")) rs.overrides["reflection-decode"] = sft.decoder.reflection;
 
   // The reward context and decoding tables, from the saved folder.
   auto assets = std::make_unique<reg4rec_assets>();
@@ -386,7 +396,8 @@ inline int cmd_align(const std::vector<std::string>& argv, const char* argv0) {
                                          ? dir + "/" + sft.manifest.at("files").at("tokenizer").str()
                                          : std::string();
   generative_parts parts{"reg4rec", policy.get(), nullptr, &as.posting, &as.categories, as.popularity,
-                         {"posting_index", sft.decoder.order, beam, true, co.theta, co.k_min, sft.decoder.confidence},
+                         {"posting_index", sft.decoder.order, beam, true, co.theta, co.k_min, sft.decoder.confidence,
+                          reflection_decode(rs)},
                          sft.manifest.at("sid").get("tokenizer", std::string("mpq")), {},
                          [&](io::json_writer& j) {
                            j.begin_object().key("sft");
@@ -423,7 +434,7 @@ inline int cmd_align(const std::vector<std::string>& argv, const char* argv0) {
 // ---- reg4rec evaluate ------------------------------------------------------------------------
 
 inline int cmd_evaluate(const std::vector<std::string>& argv, const char* argv0) {
-  const args a(argv, {"model-dir", "data", "stage", "users", "beam", "out", "threads", "corp-theta", "corp-kmin"},
+  const args a(argv, {"model-dir", "data", "stage", "users", "beam", "out", "threads", "corp-theta", "corp-kmin", "reflection-decode"},
                {"corp", "no-corp", "quiet"});
   apply_threads(a);
   if (!a.has("model-dir")) throw usage_error("--model-dir DIR is required (a folder written by reg4rec train or align)");
@@ -491,7 +502,7 @@ inline std::vector<std::string> split_ids(const std::string& s) {
 }
 
 inline int cmd_recommend(const std::vector<std::string>& argv, const char* argv0) {
-  const args a(argv, {"model-dir", "data", "user", "history", "k", "beam", "threads", "corp-theta", "corp-kmin"},
+  const args a(argv, {"model-dir", "data", "user", "history", "k", "beam", "threads", "corp-theta", "corp-kmin", "reflection-decode"},
                {"corp", "no-corp", "json", "quiet"});
   apply_threads(a);
   if (!a.has("model-dir")) throw usage_error("--model-dir DIR is required (a folder written by reg4rec train or align)");

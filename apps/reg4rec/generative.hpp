@@ -174,7 +174,22 @@ inline model::generator_config generator_preset(const run_settings& rs) {
   g.item_id_embedding = rs.get_int("item-embedding", 0) != 0;
   if (g.item_id_embedding && g.tokens != model::history_tokens::item_level)
     throw usage_error("--item-embedding 1 needs item-level history rows (--item-level 1)");
+  // A reflection head (β > 0): the encoder state scores whole items, trained with weight β.
+  g.reflection_weight = rs.get("reflection", 0.0);
+  // ... whose item vectors may add a learned vector per item (ID + SID output).
+  g.reflection_item_vectors = rs.get_int("reflection-items", 0) != 0;
+  if (g.reflection_item_vectors && g.reflection_weight == 0)
+    throw usage_error("--reflection-items 1 needs a reflection head (--reflection B > 0)");
   return g;
+}
+
+/// Weight of the reflection score on finished paths: --reflection-decode, else 1 with a
+/// reflection head (the path's probability × the head's, up to a per-user constant) and 0 without.
+inline double reflection_decode(const run_settings& rs) {
+  const bool head = rs.get("reflection", 0.0) > 0;
+  const double w = rs.get("reflection-decode", head ? 1.0 : 0.0);
+  if (w > 0 && !head) throw usage_error("--reflection-decode needs a reflection head (--reflection B > 0)");
+  return w;
 }
 
 inline model::generator_train_options train_preset(const run_settings& rs, const std::string& name) {
@@ -219,6 +234,8 @@ inline void write_train(io::json_writer& j, const model::generator_config& g, co
   j.field("history", g.tokens == model::history_tokens::token_level ? "token-level" : "item-level");
   j.field("encoder_attention", g.attention == model::encoder_attention::causal ? "causal (all-prefix)" : "bidirectional");
   if (g.item_id_embedding) j.field("item_id_embedding", true);
+  if (g.reflection_weight > 0) j.field("reflection_weight", g.reflection_weight);
+  if (g.reflection_item_vectors) j.field("reflection_item_vectors", true);
   j.field("max_history", g.max_history).field("epochs_max", t.epochs).field("epochs_run", static_cast<index_t>(h.epochs.size()));
   j.field("best_epoch", h.best_epoch).field("best_validation_recall@10", h.best_metric);
   j.field("batch_size", t.batch_size).field("lr", t.lr).field("weight_decay", t.weight_decay).field("beam", beam);
@@ -274,6 +291,7 @@ inline model_run run_tiger(const dataset& ds, const data::leave_one_out_split& s
   decode::beam_options bo;
   bo.beam = rs.get_int("beam", 20);
   bo.top_k = 10;
+  bo.reflection = reflection_decode(rs);
   const decode::beam_search<float, decode::trie_constraint> search(gen, tc, bo);
   const auto t = train_preset(rs, "tiger");
   const auto hist = train_with_validation(gen, search, split, rs, t);
@@ -287,7 +305,7 @@ inline model_run run_tiger(const dataset& ds, const data::leave_one_out_split& s
   r.config = [gcfg, t, hist, bo](io::json_writer& j) { write_train(j, gcfg, t, hist, bo.beam); };
   if (!rs.save_dir.empty())
     save_generative(rs.save_dir, ds,
-                    {"tiger", &gen, &trie, nullptr, nullptr, pop, {"prefix_trie", "fixed", bo.beam}, "rq-vae",
+                    {"tiger", &gen, &trie, nullptr, nullptr, pop, {"prefix_trie", "fixed", bo.beam, false, 0.5, -1, "max-probability", bo.reflection}, "rq-vae",
                      [&rq](const std::string& p) { rq.save(p); }, r.config, describe_features(rs, mix)});
   return r;
 }

@@ -227,12 +227,13 @@ const std::map<std::string, command>& commands() {
       {"evaluate",
        {"full-ranking metrics of a saved model on the test or validation split",
         "reg4rec evaluate --model-dir DIR [--data DIR] [--stage test|validation] [--users N] [--beam B]\n"
-        "                        [--corp|--no-corp] [--corp-theta T] [--corp-kmin K] [--out FILE.json] [--threads N] [--quiet]",
+        "                        [--corp|--no-corp] [--corp-theta T] [--corp-kmin K] [--reflection-decode W] [--out FILE.json]\n"
+        "                        [--threads N] [--quiet]",
         [](const std::vector<std::string>& v) { return cli::cmd_evaluate(v, g_argv0); }}},
       {"recommend",
        {"top-K items for one user or history, with each item's reasoning path",
         "reg4rec recommend --model-dir DIR (--user ID | --history \"ID ID ...\") [--k K] [--data DIR] [--beam B]\n"
-        "                        [--corp|--no-corp] [--corp-theta T] [--corp-kmin K] [--json] [--threads N]",
+        "                        [--corp|--no-corp] [--corp-theta T] [--corp-kmin K] [--reflection-decode W] [--json] [--threads N]",
         [](const std::vector<std::string>& v) { return cli::cmd_recommend(v, g_argv0); }}},
       {"pipeline",
        {"run the end-to-end job: train and evaluate models, metrics.json, report.html, a table",

@@ -171,6 +171,7 @@ struct decoder_settings {
   double corp_theta = 0.5;
   index_t corp_kmin = -1;
   std::string confidence = "max-probability";  // CRSS's measure (decode::name(confidence_measure))
+  double reflection = 0;  // weight of the reflection score on finished paths (beam_options::reflection)
 };
 
 /// What save_generative writes. Pointers may be null where the model has no such part.
@@ -274,6 +275,7 @@ inline void save_generative(const std::string& dir, const dataset& ds, const gen
   j.field("constraint", p.decoder.constraint).field("order", p.decoder.order).field("beam", p.decoder.beam);
   j.field("corp", p.decoder.corp).field("corp_theta", p.decoder.corp_theta).field("corp_kmin", p.decoder.corp_kmin);
   if (p.decoder.order == "confidence") j.field("confidence", p.decoder.confidence);
+  if (p.decoder.reflection > 0) j.field("reflection", p.decoder.reflection);
   j.end_object();
   j.key("sid").begin_object().field("codebooks", gen.codebooks()).key("codebook_sizes").begin_array();
   for (index_t r = 0; r < gen.codebooks(); ++r) j.value(gen.layout().size(r));
@@ -414,6 +416,7 @@ inline loaded_model load_model(const std::string& dir) {
   m.decoder.corp_theta = d.get("corp_theta", 0.5);
   m.decoder.corp_kmin = static_cast<index_t>(d.get("corp_kmin", -1.0));
   m.decoder.confidence = d.get("confidence", std::string("max-probability"));
+  m.decoder.reflection = d.get("reflection", 0.0);
   m.generator = std::make_unique<model::sid_generator<float>>(model::sid_generator<float>::load(file("generator")));
   if (m.generator->items() != m.items)
     throw format_error(file("generator"), 0, "item_codes",

@@ -42,7 +42,8 @@ inline const std::set<std::string>& numeric_options() {
                                        "reward-global-path", "reward-category-hit", "reward-consistency",
                                        "category-depth", "ema", "text-weight", "behaviour-dim", "smooth-hops",
                                        "smooth-restart", "bidirectional", "item-embedding",
-                                       "fixed-order", "usage-bias", "uniformity", "remaining-weight"};
+                                       "fixed-order", "usage-bias", "uniformity", "remaining-weight",
+                                       "reflection", "reflection-decode", "reflection-items"};
   return o;
 }
 

@@ -129,13 +129,15 @@ inline decode::beam_options reg4rec_beam(const run_settings& rs) {
   bo.top_k = 10;
   bo.order = reg4rec_order(rs);
   bo.confidence = rs.confidence();
+  bo.reflection = reflection_decode(rs);
   return bo;
 }
 
 /// How a saved REG4Rec model decodes: the settings of this run.
 inline decoder_settings reg4rec_decoder(const run_settings& rs, bool corp, const decode::corp_options& co = {}) {
   const auto bo = reg4rec_beam(rs);
-  return {"posting_index", order_name(bo.order), bo.beam, corp, co.theta, co.k_min, decode::name(bo.confidence)};
+  return {"posting_index", order_name(bo.order), bo.beam, corp, co.theta, co.k_min, decode::name(bo.confidence),
+          bo.reflection};
 }
 
 inline decode::corp_options corp_preset(const run_settings& rs) {

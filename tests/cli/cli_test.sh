@@ -246,6 +246,18 @@ models)
   [[ ! -e "$T/never" ]] || fail "a failed train left a model folder"
   bad behaviour_dim_zero 2 "--behaviour-dim must be at least 1" "$BIN" train --model tiger --data "$TINY" --out "$T/never" \
     --behaviour-dim 0
+  # A reflection head: recorded with the model, its decode weight saved and overridable,
+  # bad weights and a weight without a head refused.
+  bad negative_reflection 2 "--reflection must not be negative" "$BIN" train --model reg4rec-sft --data "$TINY" \
+    --out "$T/never" --reflection -1 "${SMALL[@]}"
+  bad reflection_no_head 2 "needs a reflection head" "$BIN" train --model tiger --data "$TINY" --out "$T/never" \
+    --features "$T/features.npy" --reflection-decode 1 "${SMALL[@]}"
+  run train_reflection 0 "$BIN" train --model tiger --data "$TINY" --out "$T/tiger_refl" --features "$T/features.npy" \
+    --reflection 2 "${SMALL[@]}"
+  grep -q '"reflection": 1' "$T/tiger_refl/manifest.json" || fail "train --reflection: no decode weight in the manifest"
+  grep -q '"reflection_weight": 2' "$T/tiger_refl/manifest.json" || fail "train --reflection: the weight not recorded"
+  run evaluate_reflection 0 "$BIN" evaluate --model-dir "$T/tiger_refl" --reflection-decode 3 --quiet
+  bad evaluate_reflection_no_head 2 "reflection head" "$BIN" evaluate --model-dir "$T/tiger" --reflection-decode 1
 
   # Features built in the run: TIGER's RQ-VAE reads the behaviour-leaning mix, MPQ the default.
   run pipeline_built 0 "$BIN" pipeline --data "$TINY" --model tiger,reg4rec-sft --out "$T/pipe_built" "${SMALL[@]}"

@@ -232,3 +232,43 @@ TEST_CASE("CRSS confidence measures on a worked distribution, and their names", 
     CHECK(decode::confidence_measure_from(decode::name(m)) == m);
   CHECK_THROWS_WITH(decode::confidence_measure_from("surest"), Catch::Contains("max-probability, margin or entropy"));
 }
+
+TEST_CASE("the reflection score re-ranks the finished paths", "[decode][beam][reflection]") {
+  const auto codes = random_codes(12, {4, 3, 3}, 9);
+  auto cfg = small_config();
+  cfg.reflection_weight = 1;
+  model::sid_generator<double> m(cfg, model::sid_layout(std::vector<index_t>{4, 3, 3}), codes, 5);
+  const test::item_set_constraint cons{&codes};
+  decode::beam_options o;
+  o.beam = 12;
+  o.top_k = 12;
+  const std::vector<std::int32_t> h{3, 1, 4};
+  workspace ws;
+  model::encoded_users<double> enc;
+  m.encode({cspan<std::int32_t>(h.data(), 3)}, enc, ws);
+  const decode::beam_search<double, test::item_set_constraint> plain(m, cons, o);
+  const auto base = plain.recommend_one(h);
+  for (double w : {0.5, 3.0}) {
+    o.reflection = w;
+    const decode::beam_search<double, test::item_set_constraint> bs(m, cons, o);
+    const auto rec = bs.recommend_one(h);
+    REQUIRE(rec.items.size() == 12);
+    // Every item's score is its path log-probability + w·h·e_i, and the list is sorted by it.
+    std::vector<double> refl(12);
+    m.reflection_scores(enc, 0, rec.items, refl);
+    for (std::size_t k = 0; k < 12; ++k)
+      CHECK(rec.scores[k] == Approx(exact_score(m, h, rec.items[k]) + w * refl[k]).epsilon(1e-5));
+    CHECK(std::is_sorted(rec.scores.rbegin(), rec.scores.rend()));
+    if (w == 3.0) CHECK(rec.items != base.items);  // a large weight changes the order
+  }
+  // Weight 0 leaves the model's ranking; a weight needs a model with the head.
+  o.reflection = 0;
+  CHECK(decode::beam_search<double, test::item_set_constraint>(m, cons, o).recommend_one(h).items == base.items);
+  o.reflection = 1;
+  cfg.reflection_weight = 0;
+  const model::sid_generator<double> none(cfg, model::sid_layout(std::vector<index_t>{4, 3, 3}), codes, 5);
+  CHECK_THROWS_WITH((decode::beam_search<double, test::item_set_constraint>(none, cons, o)),
+                    Catch::Contains("reflection head"));
+  o.reflection = -1;
+  CHECK_THROWS_WITH((decode::beam_search<double, test::item_set_constraint>(m, cons, o)), Catch::Contains("reflection"));
+}

@@ -282,3 +282,92 @@ TEST_CASE("sid generator: save and load give the same model", "[model][generator
   CHECK(std::equal(a.begin(), a.end(), b.begin()));
   std::remove(path.c_str());
 }
+
+TEST_CASE("sid generator: the reflection head's loss, gradients and saved weights", "[model][generator][reflection]") {
+  const auto codes = toy_codes();
+  // Gradients vs finite differences under both tokenisations and attentions.
+  for (auto t : {model::history_tokens::token_level, model::history_tokens::item_level})
+    for (auto a : {model::encoder_attention::causal, model::encoder_attention::bidirectional})
+      for (bool vectors : {false, true}) {
+        auto cfg = tiny(t, a, 0.1);
+        cfg.reflection_weight = 0.7;
+        cfg.reflection_item_vectors = vectors;
+        sid_generator<double> m(cfg, model::sid_layout::from_codes(codes), codes, 7);
+        REQUIRE(m.has_reflection());
+        const auto batch = toy_batch(a, true);
+        const rng drop(2);
+        const auto r = test::check_parameters(
+            m.params(), [&] { return m.train_step(batch, {&drop, 5}); }, [&] { m.train_step(batch, {&drop, 5}); });
+        INFO("tokens " << int(t) << " attention " << int(a) << " item vectors " << vectors << ": " << r.where);
+        CHECK(r.rel_error < 1e-6);
+      }
+  // By hand: the loss adds β·(−log softmax_i(h·e_i) at the target) per decoder, over the
+  // batch's token count, with h the encoder state of the decoder's prefix (encode() on the
+  // prefix alone) and e_i the sum of the item's reflection token vectors (+ its own vector).
+  for (auto t : {model::history_tokens::token_level, model::history_tokens::item_level}) {
+    auto cfg = tiny(t, model::encoder_attention::causal, 0.0);
+    cfg.label_smoothing = 0.0;
+    const double beta = 1.5;
+    cfg.reflection_weight = beta;
+    cfg.reflection_item_vectors = t == model::history_tokens::item_level;
+    sid_generator<double> m(cfg, model::sid_layout::from_codes(codes), codes, 13);
+    auto plain_cfg = cfg;
+    plain_cfg.reflection_weight = 0;
+    plain_cfg.reflection_item_vectors = false;
+    sid_generator<double> plain(plain_cfg, model::sid_layout::from_codes(codes), codes, 13);
+    // Same weights for the shared parameters: copy them by name.
+    for (const auto& e : plain.params().entries()) {
+      const auto& src = m.params().find(e.name);
+      std::copy_n(m.params().values().data() + src.offset, e.rows * e.cols, plain.params().values().data() + e.offset);
+    }
+    const auto batch = toy_batch(model::encoder_attention::causal, false);
+    const double with = m.train_step(batch), without = plain.train_step(batch);
+    double item_nll = 0;
+    for (index_t j = 0; j < batch.decoders(); ++j) {
+      const index_t w = batch.window[j];
+      const std::vector<std::int32_t> prefix(batch.items.begin() + batch.window_start[w],
+                                             batch.items.begin() + batch.window_start[w] + batch.prefix[j]);
+      workspace ws;
+      model::encoded_users<double> enc;
+      m.encode({cspan<std::int32_t>(prefix.data(), static_cast<index_t>(prefix.size()))}, enc, ws);
+      std::vector<std::int32_t> all(9);
+      for (std::int32_t i = 0; i < 9; ++i) all[i] = i;
+      std::vector<double> s(9);
+      m.reflection_scores(enc, 0, all, s);
+      double mx = *std::max_element(s.begin(), s.end()), z = 0;
+      for (double v : s) z += std::exp(v - mx);
+      item_nll -= s[batch.target[j]] - mx - std::log(z);
+    }
+    INFO("tokens " << int(t));
+    CHECK(with - without == Approx(beta * item_nll / double(batch.decoders() * 3)).epsilon(1e-10));
+    CHECK(m.params().size() == plain.params().size() + (m.layout().vocabulary() + (cfg.reflection_item_vectors ? 9 : 0)) * cfg.d_model);
+  }
+  // Saved and loaded with the model; bad weights and a missing head refused.
+  auto cfg = tiny(model::history_tokens::item_level, model::encoder_attention::causal, 0.1);
+  cfg.reflection_weight = 0.25;
+  cfg.reflection_item_vectors = true;
+  sid_generator<float> m(cfg, model::sid_layout::from_codes(codes), codes, 21);
+  const std::string path = "/tmp/reg4rec_gen_refl_" + std::to_string(::getpid()) + ".bin";
+  m.save(path);
+  auto l = sid_generator<float>::load(path);
+  CHECK(l.config().reflection_weight == 0.25);
+  CHECK(l.config().reflection_item_vectors);
+  const auto a = m.params().values(), b = l.params().values();
+  CHECK(std::equal(a.begin(), a.end(), b.begin()));
+  std::remove(path.c_str());
+  cfg.reflection_weight = -1;
+  CHECK_THROWS_WITH(sid_generator<float>(cfg, model::sid_layout::from_codes(codes), codes, 1),
+                    Catch::Contains("reflection_weight"));
+  cfg.reflection_weight = 0;
+  CHECK_THROWS_WITH(sid_generator<float>(cfg, model::sid_layout::from_codes(codes), codes, 1),
+                    Catch::Contains("reflection_item_vectors needs"));
+  cfg.reflection_item_vectors = false;
+  const sid_generator<float> none(cfg, model::sid_layout::from_codes(codes), codes, 1);
+  CHECK_FALSE(none.has_reflection());
+  workspace ws;
+  model::encoded_users<float> enc;
+  const std::vector<std::int32_t> h{1, 2};
+  none.encode({cspan<std::int32_t>(h.data(), 2)}, enc, ws);
+  std::vector<float> out(1);
+  CHECK_THROWS_WITH(none.reflection_scores(enc, 0, cspan<std::int32_t>(h.data(), 1), out), Catch::Contains("reflection head"));
+}

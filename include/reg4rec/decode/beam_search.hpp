@@ -46,6 +46,9 @@ struct beam_options {
   step_order order = step_order::fixed;
   confidence_measure confidence = confidence_measure::max_probability;
   index_t users_per_chunk = 64;
+  // w > 0: each finished path's item is ranked by its log-probability + w·(the model's
+  // reflection score of the item), sid_generator::reflection_scores; needs a reflection head.
+  double reflection = 0;
 };
 
 /// The default pruner: keeps every valid path.
@@ -69,6 +72,10 @@ class beam_search {
     require(o.beam >= 1, "beam_search: beam width must be at least 1, got ", o.beam);
     require(o.top_k >= 1, "beam_search: top_k must be at least 1, got ", o.top_k);
     require(o.users_per_chunk >= 1, "beam_search: users_per_chunk must be at least 1");
+    require(o.reflection >= 0 && std::isfinite(o.reflection), "beam_search: reflection weight must be finite and >= 0, got ",
+            o.reflection);
+    require(o.reflection == 0 || m.has_reflection(),
+            "beam_search: a reflection weight needs a model trained with a reflection head (reflection_weight > 0)");
     require(o.order == step_order::fixed || Constraint::any_order,
             "beam_search: confidence-based step order needs a constraint that allows any codebook order "
             "(posting lists), not a prefix trie");
@@ -222,19 +229,39 @@ class beam_search {
       model_->reorder_beams(st, parent);
     }
 
-    // Items of the finished paths, best path first, distinct, top_k.
+    // Items of the finished paths, best first (by path log-probability, + w·reflection
+    // score with the reflection weight w), distinct, top_k.
     for (index_t u = 0; u < U; ++u) out[u] = recommendation{};
+    struct finished {
+      float score;
+      index_t beam;
+      std::int32_t item;
+    };
+    std::vector<finished> fin;
     std::vector<std::int32_t> its;
-    for (const auto& bm : beams) {
-      auto& r = out[bm.user];
-      if (static_cast<index_t>(r.items.size()) >= top_k) continue;
-      constraint_->items(ctx, bm.cstate, its);
-      for (std::int32_t it : its) {
+    std::vector<T> refl;
+    for (index_t i = 0, n = static_cast<index_t>(beams.size()); i < n;) {
+      const std::int32_t u = beams[i].user;
+      fin.clear();
+      for (; i < n && beams[i].user == u; ++i) {
+        constraint_->items(ctx, beams[i].cstate, its);
+        for (std::int32_t it : its) fin.push_back({beams[i].score, i, it});
+      }
+      if (opt_.reflection > 0) {
+        its.resize(fin.size());
+        refl.resize(fin.size());
+        for (std::size_t q = 0; q < fin.size(); ++q) its[q] = fin[q].item;
+        model_->reflection_scores(enc, u, its, refl);
+        for (std::size_t q = 0; q < fin.size(); ++q) fin[q].score += float(opt_.reflection * double(refl[q]));
+        std::stable_sort(fin.begin(), fin.end(), [](const finished& a, const finished& b) { return a.score > b.score; });
+      }
+      auto& r = out[u];
+      for (const auto& f : fin) {
         if (static_cast<index_t>(r.items.size()) >= top_k) break;
-        if (std::find(r.items.begin(), r.items.end(), it) != r.items.end()) continue;
-        r.items.push_back(it);
-        r.scores.push_back(bm.score);
-        r.paths.emplace_back(paths.begin() + bm.path, paths.begin() + bm.path + M);
+        if (std::find(r.items.begin(), r.items.end(), f.item) != r.items.end()) continue;
+        r.items.push_back(f.item);
+        r.scores.push_back(f.score);
+        r.paths.emplace_back(paths.begin() + beams[f.beam].path, paths.begin() + beams[f.beam].path + M);
       }
     }
   }

@@ -8,6 +8,12 @@
 // Decoder: BOS then the target's tokens in the step order σ; row k predicts the token of
 // codebook σ(k) through that codebook's head; inputs carry their codebook identity so any
 // order can be taught. Pre-norm blocks, GELU FFN, final LayerNorms on both stacks.
+// Reflection head (optional, reflection_weight β > 0; SPEC §4.4 (c), a learned reflection
+// score): the encoder's state after a prefix, h, scores every whole item i as h·e_i, with
+// e_i the sum of the item's token vectors in a table of its own (reflect.tok), plus with
+// reflection_item_vectors a learned vector of the item itself (reflect.item). Trained by a full-softmax cross-entropy over the catalogue at every
+// target (weight β against one token's loss); beam search can add w·h·e_i to the score of
+// each finished path (beam_options::reflection), so the model judges a path as a whole item.
 //
 // Training batches are windows of items with decoders attached (generator_batch). With a
 // causal encoder (SPEC §4.2) one window serves every target inside it: decoder (w, p)
@@ -57,6 +63,8 @@ struct generator_config {
   bool item_id_embedding = false;  // item-level rows add a per-item embedding (needs item_level)
   double label_smoothing = 0.0;
   double embedding_std = 0.02;
+  double reflection_weight = 0.0;  // β > 0: a reflection head, trained with weight β (see above)
+  bool reflection_item_vectors = false;  // the head's item vectors add a per-item vector (needs β > 0)
 };
 
 /// A training batch. Window w holds items[window_start[w], window_start[w + 1]) (at most
@@ -111,6 +119,7 @@ struct encoded_users {
   index_t users = 0, mem_len = 0;       // memory rows per user (padded)
   std::vector<std::int32_t> lengths;    // real memory rows per user
   std::vector<matrix<T>> kv;            // per decoder layer: (users·mem_len, 2·d)
+  matrix<T> state;                      // (users, d): the final-normed memory row of each user's last item
 };
 
 /// Incremental decoder state of a set of beams.
@@ -131,6 +140,10 @@ class sid_generator {
     nn::check_regularisation("sid_generator", c.dropout, c.embedding_dropout, c.attention_dropout, c.embedding_scale);
     require(!c.item_id_embedding || c.tokens == history_tokens::item_level,
             "sid_generator: item_id_embedding needs item-level history tokens");
+    require(c.reflection_weight >= 0 && std::isfinite(c.reflection_weight),
+            "sid_generator: reflection_weight must be finite and >= 0, got ", c.reflection_weight);
+    require(!c.reflection_item_vectors || c.reflection_weight > 0,
+            "sid_generator: reflection_item_vectors needs a reflection head (reflection_weight > 0)");
     layout_.check(item_codes, "sid_generator");
     build();
     rng g(seed);
@@ -146,6 +159,8 @@ class sid_generator {
   const nn::parameter_store<T>& params() const noexcept { return *ps_; }
   /// Encoder rows per history item.
   index_t tokens_per_item() const noexcept { return cfg_.tokens == history_tokens::token_level ? codebooks() + 1 : 1; }
+  /// Whether the model has a reflection head (reflection_weight > 0).
+  bool has_reflection() const noexcept { return cfg_.reflection_weight > 0; }
 
   /// Training forward + backward: adds gradients, returns the mean cross-entropy per target
   /// token (weighted by batch.weight / token_weight if given). label_smoothing < 0 uses the
@@ -198,6 +213,8 @@ class sid_generator {
     }
     auto mean = ws.take<T>(U * L), rstd = ws.take<T>(U * L);
     enc_ln_.forward(a, b, mean, rstd);
+    out.state.resize(U, d);
+    for (index_t u = 0; u < U; ++u) out.state.row(u) = b.eigen().row(u * L + out.lengths[u] - 1);
     out.kv.resize(dec_.size());
     for (std::size_t l = 0; l < dec_.size(); ++l) {
       out.kv[l].resize(U * L, 2 * d);
@@ -268,16 +285,34 @@ class sid_generator {
     kernels::log_softmax<T>(out, out);
   }
 
+  /// Reflection scores h_u·e_i of `items` for user u of `enc` (needs the reflection head).
+  void reflection_scores(const encoded_users<T>& enc, index_t u, cspan<std::int32_t> items, span<T> out) const {
+    require(has_reflection(), "sid_generator: the model has no reflection head (reflection_weight 0)");
+    check_dim("reflection_scores: outputs", out.size(), items.size());
+    const index_t d = cfg_.d_model;
+    const T* h = enc.state.data() + u * d;
+    std::vector<T> e(static_cast<std::size_t>(d));
+    for (index_t q = 0; q < items.size(); ++q) {
+      const std::int32_t it = items[q];
+      require(it >= 0 && it < this->items(), "reflection_scores: unknown item ", it);
+      reflection_vector(it, e.data());
+      T s = 0;
+      for (index_t j = 0; j < d; ++j) s += h[j] * e[static_cast<std::size_t>(j)];
+      out[q] = s;
+    }
+  }
+
   /// Saves weights, configuration, layout and item codes (one file, atomically).
   void save(const std::string& path) const {
     io::binary_writer w(path, "sid_generator");
     const std::vector<std::int64_t> cfg{cfg_.d_model, cfg_.heads, cfg_.d_ff, cfg_.encoder_layers, cfg_.decoder_layers,
                                         cfg_.max_history, static_cast<std::int64_t>(cfg_.tokens),
-                                        static_cast<std::int64_t>(cfg_.attention), cfg_.item_id_embedding ? 1 : 0};
+                                        static_cast<std::int64_t>(cfg_.attention), cfg_.item_id_embedding ? 1 : 0,
+                                        cfg_.reflection_item_vectors ? 1 : 0};
     w.put("config.int", cfg);
     w.put("config.real",
           std::vector<double>{cfg_.dropout, cfg_.label_smoothing, cfg_.embedding_std, cfg_.embedding_dropout,
-                              cfg_.attention_dropout, cfg_.embedding_scale});
+                              cfg_.attention_dropout, cfg_.embedding_scale, cfg_.reflection_weight});
     std::vector<std::int64_t> sizes(layout_.sizes().begin(), layout_.sizes().end());
     w.put("layout", sizes);
     if (layout_.fixed_tail() > 0) w.put_scalar<std::int64_t>("layout.fixed_tail", layout_.fixed_tail());
@@ -292,9 +327,10 @@ class sid_generator {
     const auto ci = r.get_vector<std::int64_t>("config.int");
     const auto cr = r.get_vector<double>("config.real");
     // config.real: 3 values in files written before embedding dropout existed, 4 before
-    // attention dropout and the embedding scale, 6 since.
-    // config.int: 8 values in files written before the item-id embedding existed, 9 since.
-    if ((ci.size() != 8 && ci.size() != 9) || (cr.size() != 3 && cr.size() != 4 && cr.size() != 6))
+    // attention dropout and the embedding scale, 6 before the reflection head, 7 since.
+    // config.int: 8 values in files written before the item-id embedding existed, 9 before
+    // the reflection head's item vectors, 10 since.
+    if ((ci.size() < 8 || ci.size() > 10) || (cr.size() != 3 && cr.size() != 4 && cr.size() != 6 && cr.size() != 7))
       r.fail("config", "unexpected configuration record");
     generator_config c;
     c.d_model = ci[0];
@@ -306,12 +342,14 @@ class sid_generator {
     c.tokens = static_cast<history_tokens>(ci[6]);
     c.attention = static_cast<encoder_attention>(ci[7]);
     c.item_id_embedding = ci.size() > 8 && ci[8] == 1;
+    c.reflection_item_vectors = ci.size() > 9 && ci[9] == 1;
     c.dropout = cr[0];
     c.label_smoothing = cr[1];
     c.embedding_std = cr[2];
     c.embedding_dropout = cr.size() > 3 ? cr[3] : 0.0;
     c.attention_dropout = cr.size() > 5 ? cr[4] : 0.0;
     c.embedding_scale = cr.size() > 5 ? cr[5] : 1.0;
+    c.reflection_weight = cr.size() > 6 ? cr[6] : 0.0;
     const auto sizes = r.get_vector<std::int64_t>("layout");
     const auto codes = r.get_matrix<std::int32_t>("item_codes");
     check_loaded_config(r, ci, c, sizes);
@@ -338,7 +376,7 @@ class sid_generator {
     std::vector<typename nn::encoder_block<T>::activations> enc_acts;
     std::vector<typename nn::decoder_block<T>::activations> dec_acts;
     std::vector<nn::buffer<T>> enc_h, dec_h;
-    nn::buffer<T> ex, mem, emean, erstd, dx, dz, dmean, drstd, g1, g2, dmem, hr, dhr, wr;
+    nn::buffer<T> ex, mem, emean, erstd, dx, dz, dmean, drstd, g1, g2, dmem, hr, dhr, wr, items_e, ditems_e;
     nn::buffer<std::int32_t> etok, eid, epos, dtok, did, dstep, kv_of, limits, mem_len, rows_of, later, tr;
     nn::detail::residual_dropout<T> enc_drop, dec_drop;  // input-embedding dropout
     workspace ws;
@@ -351,11 +389,13 @@ class sid_generator {
                                   const generator_config& c, const std::vector<std::int64_t>& sizes) {
     for (std::size_t k = 0; k < 6; ++k)
       if (ci[k] < 1) r.fail("config.int", reg4rec::detail::cat("entry ", k, " is ", ci[k], ", expected at least 1"));
-    if (ci[6] < 0 || ci[6] > 1 || ci[7] < 0 || ci[7] > 1 || (ci.size() > 8 && (ci[8] < 0 || ci[8] > 1)))
-      r.fail("config.int", "unknown history-token, attention or item-embedding policy");
+    if (ci[6] < 0 || ci[6] > 1 || ci[7] < 0 || ci[7] > 1 || (ci.size() > 8 && (ci[8] < 0 || ci[8] > 1)) ||
+        (ci.size() > 9 && (ci[9] < 0 || ci[9] > 1)))
+      r.fail("config.int", "unknown history-token, attention, item-embedding or reflection policy");
     if (c.d_model % c.heads != 0) r.fail("config.int", "d_model is not a multiple of heads");
-    if (!(c.label_smoothing >= 0 && c.label_smoothing < 1) || !(c.embedding_std >= 0 && c.embedding_std < 1e6))
-      r.fail("config.real", "label smoothing or embedding std out of range");
+    if (!(c.label_smoothing >= 0 && c.label_smoothing < 1) || !(c.embedding_std >= 0 && c.embedding_std < 1e6) ||
+        !(c.reflection_weight >= 0 && c.reflection_weight < 1e6))
+      r.fail("config.real", "label smoothing, embedding std or reflection weight out of range");
     try {  // the constructor's own check, reported against the file's record
       nn::check_regularisation("sid_generator", c.dropout, c.embedding_dropout, c.attention_dropout, c.embedding_scale);
     } catch (const error& e) {
@@ -385,6 +425,8 @@ class sid_generator {
     pos_ = nn::embedding<T>(ps, "item_pos", cfg_.max_history, d);
     step_ = nn::embedding<T>(ps, "step", M, d);
     if (cfg_.item_id_embedding) item_ = nn::embedding<T>(ps, "item", items(), d);
+    if (has_reflection()) refl_ = nn::embedding<T>(ps, "reflect.tok", layout_.vocabulary(), d);
+    if (cfg_.reflection_item_vectors) refl_item_ = nn::embedding<T>(ps, "reflect.item", items(), d);
     const nn::block_config bc{d, cfg_.heads, cfg_.d_ff, cfg_.dropout, true, cfg_.attention_dropout};
     for (index_t l = 0; l < cfg_.encoder_layers; ++l) enc_.emplace_back(ps, "enc." + std::to_string(l), bc);
     enc_ln_ = nn::layer_norm<T>(ps, "enc.ln", d);
@@ -403,6 +445,8 @@ class sid_generator {
     pos_.init(g, s);
     step_.init(g, s);
     if (cfg_.item_id_embedding) item_.init(g, s);
+    if (has_reflection()) refl_.init(g, s);
+    if (cfg_.reflection_item_vectors) refl_item_.init(g, s);
     for (auto& b : enc_) b.init(g);
     enc_ln_.init();
     for (auto& b : dec_) b.init(g);
@@ -693,6 +737,8 @@ class sid_generator {
           gs(dstep[i], c) += g(i, c);
         }
     }
+    if (has_reflection() && b.token_weight.empty() && D > 0)
+      loss += reflection_step(st, b, w0, j0, D, L, tpi, o, mem, dmem);
     auto e1 = st.g1.view(ne, d), e2 = st.g2.view(ne, d);
     enc_ln_.backward(st.enc_h.back()(), st.emean.as_span(), st.erstd.as_span(), dmem, e1);
     for (index_t l = static_cast<index_t>(enc_.size()) - 1; l >= 0; --l) {
@@ -705,11 +751,63 @@ class sid_generator {
     return loss;
   }
 
+  // The reflection head's loss on this shard's decoders: each reads the memory row of its
+  // prefix's last item and is scored against every item (full softmax); weight β (× the
+  // decoder's weight), over the batch's token normaliser. Adds to dmem and reflect.tok's gradient.
+  double reflection_step(shard_state& st, const generator_batch& b, index_t w0, index_t j0, index_t D, index_t L, index_t tpi,
+                         const loss::cross_entropy_options& o, cmatrix_view<T> mem, matrix_view<T> dmem) {
+    const index_t d = cfg_.d_model, M = codebooks(), N = items();
+    auto h = st.hr.view(D, d), dh = st.dhr.view(D, d);
+    auto rows = st.rows_of.flat(D);
+    auto tr = st.tr.flat(D);
+    auto wr = st.wr.flat(D);
+    for (index_t j = 0; j < D; ++j) {
+      const index_t g = j0 + j;
+      rows[j] = static_cast<std::int32_t>((b.window[g] - w0) * L + b.prefix[g] * tpi - 1);
+      h.row(j).eigen() = mem.row(rows[j]).eigen();
+      tr[j] = b.target[g];
+      wr[j] = T(cfg_.reflection_weight) * (b.weight.empty() ? T(1) : T(b.weight[g]));
+    }
+    auto e = st.items_e.view(N, d), de = st.ditems_e.view(N, d);
+    for (index_t i = 0; i < N; ++i) reflection_vector(i, e.row_ptr(i));
+    de.eigen().setZero();
+    loss::cross_entropy_options ro;
+    ro.normalizer = o.normalizer;
+    const double loss = loss::linear_cross_entropy<T>(h, e, {}, tr, wr, ro, dh, de, {}, st.ws);
+    for (index_t j = 0; j < D; ++j) dmem.row(rows[j]).eigen() += dh.row(j).eigen();
+    auto gt = refl_.weight.grad();
+    for (index_t i = 0; i < N; ++i) {
+      const T* g = de.row_ptr(i);
+      for (index_t r = 0; r < M; ++r) {
+        T* t = gt.row_ptr(layout_.token(r, codes_(i, r)));
+        for (index_t c = 0; c < d; ++c) t[c] += g[c];
+      }
+    }
+    if (cfg_.reflection_item_vectors) refl_item_.weight.grad().eigen() += de.eigen();
+    return loss;
+  }
+
+  // The reflection head's vector of item i: Σ_r reflect.tok[token(r, code_i,r)] (+ reflect.item[i]).
+  void reflection_vector(index_t i, T* out) const {
+    const index_t d = cfg_.d_model;
+    const auto te = refl_.weight.value();
+    std::fill(out, out + d, T(0));
+    for (index_t r = 0; r < codebooks(); ++r) {
+      const T* t = te.row_ptr(layout_.token(r, codes_(i, r)));
+      for (index_t c = 0; c < d; ++c) out[c] += t[c];
+    }
+    if (cfg_.reflection_item_vectors) {
+      const T* v = refl_item_.weight.value().row_ptr(i);
+      for (index_t c = 0; c < d; ++c) out[c] += v[c];
+    }
+  }
+
   generator_config cfg_;
   sid_layout layout_;
   matrix<std::int32_t> codes_;
   std::unique_ptr<nn::parameter_store<T>> ps_;
   nn::embedding<T> tok_, ident_, pos_, step_, item_;  // item_: only with item_id_embedding
+  nn::embedding<T> refl_, refl_item_;                 // only with the reflection head (and its item vectors)
   std::vector<nn::encoder_block<T>> enc_;
   nn::layer_norm<T> enc_ln_;
   std::vector<nn::decoder_block<T>> dec_;
