@@ -369,8 +369,8 @@ struct ablation_row {
   double users_per_second = 0;
 };
 
-/// REG4Rec-SFT, + PARS, + PARS + MSRA, + CORP and the full model, sharing one tokenizer and
-/// one supervised model.
+/// REG4Rec-SFT, + PARS, + PARS + MSRA, + CORP and the full model (+ the reflection score when
+/// the SFT has a reflection head), sharing one tokenizer and one supervised model.
 inline std::vector<ablation_row> run_ablation(const dataset& ds, const data::leave_one_out_split& split,
                                               const run_settings& rs) {
   std::vector<ablation_row> rows;
@@ -381,16 +381,23 @@ inline std::vector<ablation_row> run_ablation(const dataset& ds, const data::lea
   const auto t0 = std::chrono::steady_clock::now();
   const auto sft = train_sft(*a, split, rs, sft_hist, gcfg, t);
   const double sft_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  auto row = [&](const std::string& name, const model::sid_generator<float>& m, bool corp, double extra) {
+  // With a reflection head, the rows without CORP decode without its score, and "+ reflection"
+  // shows the score alone; CORP's rows add it (it is CORP's policy (c)).
+  run_settings plain = rs;
+  plain.overrides["reflection-decode"] = 0;
+  const bool reflection = reg4rec_beam(rs).reflection > 0;
+  auto row = [&](const std::string& name, const model::sid_generator<float>& m, bool corp, double extra,
+                 bool with_reflection = false) {
     ablation_row r;
     r.variant = name;
-    r.test = evaluate_reg4rec(m, *a, split, rs, corp, name);
+    r.test = evaluate_reg4rec(m, *a, split, corp || with_reflection ? rs : plain, corp, name);
     r.test.model = name;
     r.extra_train_seconds = extra;
     r.users_per_second = double(r.test.users) / std::max(1e-9, r.test.seconds);
     rows.push_back(r);
   };
   row("REG4Rec-SFT", *sft, false, sft_seconds);
+  if (reflection) row("+ reflection score", *sft, false, 0, true);
   row("+ CORP", *sft, true, 0);
   align::pars_history h1, h3;
   const auto pars = run_pars(*sft, *a, split, rs, 1, h1);
