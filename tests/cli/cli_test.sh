@@ -316,14 +316,14 @@ models)
     --out "$T/never" --confidence surest "${SMALL[@]}"
 
   # The ablation runner: five variants from one supervised model, as a table and as JSON.
+  # The reflection head (on by default) gets a row of its own; without it five rows.
   run ablation_tiny 0 "$BIN" ablation --data "$TINY" --out "$T/ablation" --pars-users 64 --pars-paths 4 "${SMALL[@]}"
-  [[ $(grep -o '"variant"' "$T/ablation/ablation.json" | wc -l) -eq 5 ]] || fail "ablation.json does not hold 5 variants"
+  [[ $(grep -o '"variant"' "$T/ablation/ablation.json" | wc -l) -eq 6 ]] || fail "ablation.json does not hold 6 variants"
   grep -q '^| full (PARS + MSRA + CORP) |' "$T/ablation_tiny.out" || fail "ablation: no full-model row in the table"
-  # With a reflection head the score gets a row of its own.
-  run ablation_reflection 0 "$BIN" ablation --data "$TINY" --out "$T/ablation_refl" --pars-users 64 --pars-paths 4 \
-    --reflection 1 "${SMALL[@]}"
-  [[ $(grep -o '"variant"' "$T/ablation_refl/ablation.json" | wc -l) -eq 6 ]] || fail "ablation with --reflection: not 6 variants"
-  grep -q '^| + reflection score |' "$T/ablation_reflection.out" || fail "ablation: no reflection row"
+  grep -q '^| + reflection score |' "$T/ablation_tiny.out" || fail "ablation: no reflection row"
+  run ablation_plain 0 "$BIN" ablation --data "$TINY" --out "$T/ablation_plain" --pars-users 64 --pars-paths 4 \
+    --reflection 0 "${SMALL[@]}"
+  [[ $(grep -o '"variant"' "$T/ablation_plain/ablation.json" | wc -l) -eq 5 ]] || fail "ablation --reflection 0: not 5 variants"
 
   # SASRec: train, evaluate, recommend.
   run train_sasrec 0 "$BIN" train --model sasrec --data "$TINY" --out "$T/sasrec" --epochs 1 --d-model 16 --quiet
