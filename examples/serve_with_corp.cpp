@@ -1,7 +1,9 @@
 // Example: serve top-K recommendations for one user with REG4Rec's decoding: unordered MPQ
 // tokens under posting-list constraints, confidence-based step selection (CRSS), and CORP
 // pruning paths whose tokens disagree on the category; each item comes with its reasoning
-// path (which codebook was emitted at each step, and what the token "means").
+// path (which codebook was emitted at each step, and what the token "means"). A model with a
+// reflection head (generator_config::reflection_weight) is also served with CORP's learned
+// reflection score, which re-ranks the finished paths by how well the whole item fits the user.
 //
 //   example_serve_with_corp                         # trains a tiny generator on a synthetic world
 //   example_serve_with_corp MODEL_DIR ITEM_ID...    # a folder saved by `reg4rec train --model
@@ -85,6 +87,7 @@ served_model synthetic_model(data::sequence_dataset& ds) {
   cfg.encoder_layers = cfg.decoder_layers = 1;
   cfg.dropout = 0.0;
   cfg.max_history = 10;
+  cfg.reflection_weight = 1;  // a reflection head: the encoder state scores whole items
   m.generator = std::make_unique<model::sid_generator<float>>(cfg, model::sid_layout({K, K, K}), codes, 1);
   model::generator_train_options o;
   o.epochs = 5;
@@ -114,17 +117,19 @@ served_model load_folder(const std::string& dir) {
 
 // Top-K for one history with the given pruner, printed with the reasoning paths.
 template <class Pruner>
-void serve(const served_model& m, const std::vector<std::int32_t>& history, const Pruner& pruner, const char* label) {
+void serve(const served_model& m, const std::vector<std::int32_t>& history, const Pruner& pruner, const char* label,
+           double reflection = 0) {
   const decode::posting_constraint constraint(m.posting, m.popularity);
   decode::beam_options bo;
   bo.beam = 10;
   bo.top_k = 5;
   bo.order = decode::step_order::confidence;  // CRSS: emit the codebook the model is surest of
+  bo.reflection = reflection;                 // > 0: rank by log p(path) + reflection · score(item)
   const decode::beam_search<float, decode::posting_constraint, Pruner> search(*m.generator, constraint, bo, pruner);
   const auto rec = search.recommend_one(cspan<std::int32_t>(history.data(), static_cast<index_t>(history.size())));
   std::printf("\n%s: top %zu\n", label, rec.items.size());
   for (std::size_t i = 0; i < rec.items.size(); ++i) {
-    std::printf("  %zu. %-10s log p %7.3f  path:", i + 1, m.names[static_cast<std::size_t>(rec.items[i])].c_str(),
+    std::printf(reflection > 0 ? "  %zu. %-10s score %7.3f  path:" : "  %zu. %-10s log p %7.3f  path:", i + 1, m.names[static_cast<std::size_t>(rec.items[i])].c_str(),
                 rec.scores[i]);
     for (const auto& t : rec.paths[i])
       std::printf(" c%d:%d[cat %d]", t.codebook, t.code, m.categories.category(t.codebook, t.code));
@@ -162,7 +167,9 @@ int run(int argc, char** argv) {
   decode::corp_options co;
   co.theta = 0.75;  // with M = 3 tokens: every adjacent pair of steps must agree on the category
   co.k_min = 1;     // check from the second step on (default ⌈M/2⌉)
-  serve(m, history, decode::corp_pruner(m.categories, m.generator->codebooks(), co), "with CORP (theta 0.75)");
+  const decode::corp_pruner corp(m.categories, m.generator->codebooks(), co);
+  serve(m, history, corp, "with CORP (theta 0.75)");
+  if (m.generator->has_reflection()) serve(m, history, corp, "with CORP and its reflection score (weight 1)", 1.0);
   return 0;
 }
 
