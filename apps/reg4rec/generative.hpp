@@ -303,9 +303,12 @@ inline model_run run_tiger(const dataset& ds, const data::leave_one_out_split& s
     write_stats(j, stats, fit_seconds, dr, f);
   };
   r.config = [gcfg, t, hist, bo](io::json_writer& j) { write_train(j, gcfg, t, hist, bo.beam); };
+  decoder_settings dec;  // a prefix trie in fixed order, no CORP
+  dec.beam = bo.beam;
+  dec.reflection = bo.reflection;
   if (!rs.save_dir.empty())
     save_generative(rs.save_dir, ds,
-                    {"tiger", &gen, &trie, nullptr, nullptr, pop, {"prefix_trie", "fixed", bo.beam, false, 0.5, -1, "max-probability", bo.reflection}, "rq-vae",
+                    {"tiger", &gen, &trie, nullptr, nullptr, pop, dec, "rq-vae",
                      [&rq](const std::string& p) { rq.save(p); }, r.config, describe_features(rs, mix)});
   return r;
 }

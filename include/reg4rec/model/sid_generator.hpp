@@ -11,9 +11,10 @@
 // Reflection head (optional, reflection_weight β > 0; SPEC §4.4 (c), a learned reflection
 // score): the encoder's state after a prefix, h, scores every whole item i as h·e_i, with
 // e_i the sum of the item's token vectors in a table of its own (reflect.tok), plus with
-// reflection_item_vectors a learned vector of the item itself (reflect.item). Trained by a full-softmax cross-entropy over the catalogue at every
-// target (weight β against one token's loss); beam search can add w·h·e_i to the score of
-// each finished path (beam_options::reflection), so the model judges a path as a whole item.
+// reflection_item_vectors a learned vector of the item itself (reflect.item). Trained by a
+// full-softmax cross-entropy over the catalogue at every target (weight β against one token's
+// loss); beam search can add w·h·e_i to the score of each finished path
+// (beam_options::reflection), so the model judges a path as a whole item.
 //
 // Training batches are windows of items with decoders attached (generator_batch). With a
 // causal encoder (SPEC §4.2) one window serves every target inside it: decoder (w, p)
@@ -173,6 +174,10 @@ class sid_generator {
     const int shards = nn::shard_count(b.windows());
     if (static_cast<int>(shards_.size()) < shards) shards_.resize(static_cast<std::size_t>(shards));
     std::vector<double> losses(static_cast<std::size_t>(shards), 0.0);
+    if (has_reflection() && b.token_weight.empty()) {  // the head's item vectors, read by every shard
+      auto e = refl_items_.view(items(), cfg_.d_model);
+      for (index_t i = 0; i < items(); ++i) reflection_vector(i, e.row_ptr(i));
+    }
     nn::data_parallel(*ps_, b.windows(), [&](int s, index_t w0, index_t w1) {
       losses[static_cast<std::size_t>(s)] = shard_step(shards_[static_cast<std::size_t>(s)], b, w0, w1, ds, o);
     });
@@ -376,7 +381,7 @@ class sid_generator {
     std::vector<typename nn::encoder_block<T>::activations> enc_acts;
     std::vector<typename nn::decoder_block<T>::activations> dec_acts;
     std::vector<nn::buffer<T>> enc_h, dec_h;
-    nn::buffer<T> ex, mem, emean, erstd, dx, dz, dmean, drstd, g1, g2, dmem, hr, dhr, wr, items_e, ditems_e;
+    nn::buffer<T> ex, mem, emean, erstd, dx, dz, dmean, drstd, g1, g2, dmem, hr, dhr, wr, ditems_e;
     nn::buffer<std::int32_t> etok, eid, epos, dtok, did, dstep, kv_of, limits, mem_len, rows_of, later, tr;
     nn::detail::residual_dropout<T> enc_drop, dec_drop;  // input-embedding dropout
     workspace ws;
@@ -768,8 +773,8 @@ class sid_generator {
       tr[j] = b.target[g];
       wr[j] = T(cfg_.reflection_weight) * (b.weight.empty() ? T(1) : T(b.weight[g]));
     }
-    auto e = st.items_e.view(N, d), de = st.ditems_e.view(N, d);
-    for (index_t i = 0; i < N; ++i) reflection_vector(i, e.row_ptr(i));
+    const cmatrix_view<T> e = refl_items_();  // filled by train_step
+    auto de = st.ditems_e.view(N, d);
     de.eigen().setZero();
     loss::cross_entropy_options ro;
     ro.normalizer = o.normalizer;
@@ -814,6 +819,7 @@ class sid_generator {
   nn::layer_norm<T> dec_ln_;
   std::vector<nn::param<T>> heads_w_, heads_b_;
   std::vector<shard_state> shards_;
+  nn::buffer<T> refl_items_;  // the reflection head's item vectors during a train_step
 };
 
 }  // namespace reg4rec::model
