@@ -129,8 +129,8 @@ void serve(const served_model& m, const std::vector<std::int32_t>& history, cons
   const auto rec = search.recommend_one(cspan<std::int32_t>(history.data(), static_cast<index_t>(history.size())));
   std::printf("\n%s: top %zu\n", label, rec.items.size());
   for (std::size_t i = 0; i < rec.items.size(); ++i) {
-    std::printf(reflection > 0 ? "  %zu. %-10s score %7.3f  path:" : "  %zu. %-10s log p %7.3f  path:", i + 1, m.names[static_cast<std::size_t>(rec.items[i])].c_str(),
-                rec.scores[i]);
+    std::printf("  %zu. %-10s %s %7.3f  path:", i + 1, m.names[static_cast<std::size_t>(rec.items[i])].c_str(),
+                reflection > 0 ? "score" : "log p", rec.scores[i]);
     for (const auto& t : rec.paths[i])
       std::printf(" c%d:%d[cat %d]", t.codebook, t.code, m.categories.category(t.codebook, t.code));
     std::printf("  consistency %.2f\n",

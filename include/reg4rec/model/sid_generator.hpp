@@ -174,7 +174,7 @@ class sid_generator {
     const int shards = nn::shard_count(b.windows());
     if (static_cast<int>(shards_.size()) < shards) shards_.resize(static_cast<std::size_t>(shards));
     std::vector<double> losses(static_cast<std::size_t>(shards), 0.0);
-    if (has_reflection() && b.token_weight.empty()) {  // the head's item vectors, read by every shard
+    if (trains_reflection(b)) {  // the head's item vectors, read by every shard
       auto e = refl_items_.view(items(), cfg_.d_model);
       for (index_t i = 0; i < items(); ++i) reflection_vector(i, e.row_ptr(i));
     }
@@ -742,7 +742,7 @@ class sid_generator {
           gs(dstep[i], c) += g(i, c);
         }
     }
-    if (has_reflection() && b.token_weight.empty() && D > 0)
+    if (trains_reflection(b) && D > 0)
       loss += reflection_step(st, b, w0, j0, D, L, tpi, o, mem, dmem);
     auto e1 = st.g1.view(ne, d), e2 = st.g2.view(ne, d);
     enc_ln_.backward(st.enc_h.back()(), st.emean.as_span(), st.erstd.as_span(), dmem, e1);
@@ -755,6 +755,9 @@ class sid_generator {
     embed_backward(etok, eid, epos, e1);
     return loss;
   }
+
+  // Whether a batch trains the reflection head: PARS batches (token_weight) leave it alone.
+  bool trains_reflection(const generator_batch& b) const noexcept { return has_reflection() && b.token_weight.empty(); }
 
   // The reflection head's loss on this shard's decoders: each reads the memory row of its
   // prefix's last item and is scored against every item (full softmax); weight β (× the
