@@ -52,7 +52,7 @@ inline double checked_override(const args& a, const std::string& k) {
                                                   "pars-users", "msra-steps"};
   static const std::set<std::string> non_negative{"eval-every", "patience", "eval-users", "weight-decay", "pars-kl", "text-weight",
                                                   "pars-sft", "random-order", "item-level", "modal-experts", "pars-max-users", "pars-beam", "pars-last", "hold-out", "skip-nonfinite", "mpq-candidates", "mpq-dedup",
-                                                  "smooth-hops", "bidirectional", "item-embedding", "fixed-order", "mpq-decorrelation", "usage-bias", "uniformity", "remaining-weight", "reflection", "reflection-decode", "reflection-items", "reward-step-hit", "reward-global-path",
+                                                  "smooth-hops", "bidirectional", "item-embedding", "fixed-order", "mpq-decorrelation", "usage-bias", "uniformity", "remaining-weight", "reflection", "reflection-decode", "reflection-items", "reflection-tied", "reward-step-hit", "reward-global-path",
                                                   "reward-category-hit", "reward-consistency", "category-depth"};
   static const std::set<std::string> positive{"lr", "pars-lr", "embedding-scale"};
   static const std::set<std::string> fraction{"dropout", "embedding-dropout", "attention-dropout", "label-smoothing", "ema"};
@@ -62,7 +62,7 @@ inline double checked_override(const args& a, const std::string& k) {
                                               "msra-steps", "eval-every", "patience", "eval-users", "corp-kmin",
                                               "random-order", "item-level", "modal-experts", "pars-max-users", "skip-nonfinite", "mpq-candidates", "mpq-dedup",
                                               "smooth-hops", "bidirectional", "item-embedding", "fixed-order", "category-depth", "pars-beam", "pars-last", "hold-out",
-                                              "reflection-items"};
+                                              "reflection-items", "reflection-tied"};
   const double v = a.get_double(k, 0);
   auto bad = [&](const char* what) { throw usage_error("--" + k + " " + what + ", got '" + a.get(k, "") + "'"); };
   if (integral.count(k) && (v != std::floor(v) || std::abs(v) > 1e15)) bad("expects a whole number");

@@ -180,6 +180,11 @@ inline model::generator_config generator_preset(const run_settings& rs) {
   g.reflection_item_vectors = rs.get_int("reflection-items", 0) != 0;
   if (g.reflection_item_vectors && g.reflection_weight == 0)
     throw usage_error("--reflection-items 1 needs a reflection head (--reflection B > 0)");
+  // ... or no tables of its own: it scores with the input tables (SASRec's tying).
+  g.reflection_tied = rs.get_int("reflection-tied", 0) != 0;
+  if (g.reflection_tied && (g.reflection_weight == 0 || g.reflection_item_vectors != g.item_id_embedding))
+    throw usage_error("--reflection-tied 1 needs a reflection head (--reflection B > 0) and --reflection-items 1 "
+                      "exactly when --item-embedding 1 (the head shares the input tables)");
   return g;
 }
 
@@ -236,6 +241,7 @@ inline void write_train(io::json_writer& j, const model::generator_config& g, co
   if (g.item_id_embedding) j.field("item_id_embedding", true);
   if (g.reflection_weight > 0) j.field("reflection_weight", g.reflection_weight);
   if (g.reflection_item_vectors) j.field("reflection_item_vectors", true);
+  if (g.reflection_tied) j.field("reflection_tied", true);
   j.field("max_history", g.max_history).field("epochs_max", t.epochs).field("epochs_run", static_cast<index_t>(h.epochs.size()));
   j.field("best_epoch", h.best_epoch).field("best_validation_recall@10", h.best_metric);
   j.field("batch_size", t.batch_size).field("lr", t.lr).field("weight_decay", t.weight_decay).field("beam", beam);

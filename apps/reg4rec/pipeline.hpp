@@ -43,7 +43,7 @@ inline const std::set<std::string>& numeric_options() {
                                        "category-depth", "ema", "text-weight", "behaviour-dim", "smooth-hops",
                                        "smooth-restart", "bidirectional", "item-embedding",
                                        "fixed-order", "usage-bias", "uniformity", "remaining-weight",
-                                       "reflection", "reflection-decode", "reflection-items"};
+                                       "reflection", "reflection-decode", "reflection-items", "reflection-tied"};
   return o;
 }
 

@@ -252,11 +252,17 @@ models)
     --out "$T/never" --reflection -1 "${SMALL[@]}"
   bad reflection_no_head 2 "needs a reflection head" "$BIN" train --model tiger --data "$TINY" --out "$T/never" \
     --features "$T/features.npy" --reflection-decode 1 "${SMALL[@]}"
+  bad reflection_tied_half 2 "reflection-tied 1 needs" "$BIN" train --model reg4rec-sft --data "$TINY" \
+    --out "$T/never" --reflection 1 --reflection-tied 1 --item-embedding 1 "${SMALL[@]}"
   run train_reflection 0 "$BIN" train --model tiger --data "$TINY" --out "$T/tiger_refl" --features "$T/features.npy" \
     --reflection 2 "${SMALL[@]}"
   grep -q '"reflection": 1' "$T/tiger_refl/manifest.json" || fail "train --reflection: no decode weight in the manifest"
   grep -q '"reflection_weight": 2' "$T/tiger_refl/manifest.json" || fail "train --reflection: the weight not recorded"
   run evaluate_reflection 0 "$BIN" evaluate --model-dir "$T/tiger_refl" --reflection-decode 3 --quiet
+  run train_reflection_tied 0 "$BIN" train --model reg4rec-sft --data "$TINY" --out "$T/sft_tied" --reflection 1 \
+    --reflection-items 1 --item-embedding 1 --reflection-tied 1 "${SMALL[@]}"
+  grep -q '"reflection_tied": true' "$T/sft_tied/manifest.json" || fail "train --reflection-tied: not recorded"
+  run evaluate_reflection_tied 0 "$BIN" evaluate --model-dir "$T/sft_tied" --quiet
   bad evaluate_reflection_no_head 2 "reflection head" "$BIN" evaluate --model-dir "$T/tiger" --reflection-decode 1
 
   # Features built in the run: TIGER's RQ-VAE reads the behaviour-leaning mix, MPQ the default.

@@ -371,3 +371,65 @@ TEST_CASE("sid generator: the reflection head's loss, gradients and saved weight
   std::vector<float> out(1);
   CHECK_THROWS_WITH(none.reflection_scores(enc, 0, cspan<std::int32_t>(h.data(), 1), out), Catch::Contains("reflection head"));
 }
+
+TEST_CASE("sid generator: a tied reflection head scores with the input tables", "[model][generator][reflection]") {
+  const auto codes = toy_codes();
+  // Gradients vs finite differences: the shared tables get the encoder's, the decoder's and
+  // the head's gradients at once (token-level: tok only; item-level: tok and item).
+  for (auto t : {model::history_tokens::token_level, model::history_tokens::item_level})
+    for (auto a : {model::encoder_attention::causal, model::encoder_attention::bidirectional}) {
+      auto cfg = tiny(t, a, 0.1);
+      cfg.reflection_weight = 0.7;
+      cfg.item_id_embedding = cfg.reflection_item_vectors = t == model::history_tokens::item_level;
+      cfg.reflection_tied = true;
+      sid_generator<double> m(cfg, model::sid_layout::from_codes(codes), codes, 7);
+      const auto batch = toy_batch(a, true);
+      const rng drop(2);
+      const auto r = test::check_parameters(
+          m.params(), [&] { return m.train_step(batch, {&drop, 5}); }, [&] { m.train_step(batch, {&drop, 5}); });
+      INFO("tokens " << int(t) << " attention " << int(a) << ": " << r.where);
+      CHECK(r.rel_error < 1e-6);
+    }
+  // No tables of its own; the score of item i is h·(Σ_r tok[token(r, c_i,r)] + item[i]).
+  auto cfg = tiny(model::history_tokens::item_level, model::encoder_attention::causal, 0.1);
+  cfg.item_id_embedding = true;
+  auto plain_cfg = cfg;
+  cfg.reflection_weight = 0.25;
+  cfg.reflection_item_vectors = cfg.reflection_tied = true;
+  sid_generator<float> m(cfg, model::sid_layout::from_codes(codes), codes, 21);
+  const sid_generator<float> plain(plain_cfg, model::sid_layout::from_codes(codes), codes, 21);
+  CHECK(m.params().size() == plain.params().size());
+  CHECK_THROWS(m.params().find("reflect.tok.weight"));
+  workspace ws;
+  model::encoded_users<float> enc;
+  const std::vector<std::int32_t> h{1, 2, 6};
+  m.encode({cspan<std::int32_t>(h.data(), 3)}, enc, ws);
+  std::vector<std::int32_t> all(9);
+  for (std::int32_t i = 0; i < 9; ++i) all[i] = i;
+  std::vector<float> s(9);
+  m.reflection_scores(enc, 0, all, s);
+  const auto table = [&](const char* name, index_t row, index_t col) {
+    const auto& e = m.params().find(name);
+    return double(m.params().values()[e.offset + row * e.cols + col]);
+  };
+  for (std::int32_t i = 0; i < 9; ++i) {
+    double want = 0;
+    for (index_t j = 0; j < cfg.d_model; ++j) {
+      double e = table("item.weight", i, j);
+      for (index_t r = 0; r < 3; ++r) e += table("tok.weight", m.layout().token(r, codes(i, r)), j);
+      want += double(enc.state(0, j)) * e;
+    }
+    CHECK(s[i] == Approx(want).epsilon(1e-5));
+  }
+  // Saved and loaded tied; a half-tied configuration is refused.
+  const std::string path = "/tmp/reg4rec_gen_tied_" + std::to_string(::getpid()) + ".bin";
+  m.save(path);
+  auto l = sid_generator<float>::load(path);
+  CHECK(l.config().reflection_tied);
+  const auto a = m.params().values(), b = l.params().values();
+  CHECK(std::equal(a.begin(), a.end(), b.begin()));
+  std::remove(path.c_str());
+  cfg.reflection_item_vectors = false;
+  CHECK_THROWS_WITH(sid_generator<float>(cfg, model::sid_layout::from_codes(codes), codes, 1),
+                    Catch::Contains("reflection_tied needs"));
+}

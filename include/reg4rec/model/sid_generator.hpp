@@ -14,7 +14,9 @@
 // reflection_item_vectors a learned vector of the item itself (reflect.item). Trained by a
 // full-softmax cross-entropy over the catalogue at every target (weight β against one token's
 // loss); beam search can add w·h·e_i to the score of each finished path
-// (beam_options::reflection), so the model judges a path as a whole item.
+// (beam_options::reflection), so the model judges a path as a whole item. With
+// reflection_tied the head has no tables of its own: it scores with the encoder's input
+// tables (tok, and item with item_id_embedding), SASRec's tied input/output embedding.
 //
 // Training batches are windows of items with decoders attached (generator_batch). With a
 // causal encoder (SPEC §4.2) one window serves every target inside it: decoder (w, p)
@@ -66,6 +68,7 @@ struct generator_config {
   double embedding_std = 0.02;
   double reflection_weight = 0.0;  // β > 0: a reflection head, trained with weight β (see above)
   bool reflection_item_vectors = false;  // the head's item vectors add a per-item vector (needs β > 0)
+  bool reflection_tied = false;  // the head reads the input tables tok (and item); see above
 };
 
 /// A training batch. Window w holds items[window_start[w], window_start[w + 1]) (at most
@@ -145,6 +148,9 @@ class sid_generator {
             "sid_generator: reflection_weight must be finite and >= 0, got ", c.reflection_weight);
     require(!c.reflection_item_vectors || c.reflection_weight > 0,
             "sid_generator: reflection_item_vectors needs a reflection head (reflection_weight > 0)");
+    require(!c.reflection_tied || (c.reflection_weight > 0 && c.reflection_item_vectors == c.item_id_embedding),
+            "sid_generator: reflection_tied needs a reflection head, and per-item vectors in the head exactly when the "
+            "inputs have an item-id embedding (the head shares the input tables)");
     layout_.check(item_codes, "sid_generator");
     build();
     rng g(seed);
@@ -313,7 +319,7 @@ class sid_generator {
     const std::vector<std::int64_t> cfg{cfg_.d_model, cfg_.heads, cfg_.d_ff, cfg_.encoder_layers, cfg_.decoder_layers,
                                         cfg_.max_history, static_cast<std::int64_t>(cfg_.tokens),
                                         static_cast<std::int64_t>(cfg_.attention), cfg_.item_id_embedding ? 1 : 0,
-                                        cfg_.reflection_item_vectors ? 1 : 0};
+                                        cfg_.reflection_item_vectors ? 1 : 0, cfg_.reflection_tied ? 1 : 0};
     w.put("config.int", cfg);
     w.put("config.real",
           std::vector<double>{cfg_.dropout, cfg_.label_smoothing, cfg_.embedding_std, cfg_.embedding_dropout,
@@ -334,8 +340,8 @@ class sid_generator {
     // config.real: 3 values in files written before embedding dropout existed, 4 before
     // attention dropout and the embedding scale, 6 before the reflection head, 7 since.
     // config.int: 8 values in files written before the item-id embedding existed, 9 before
-    // the reflection head's item vectors, 10 since.
-    if ((ci.size() < 8 || ci.size() > 10) || (cr.size() != 3 && cr.size() != 4 && cr.size() != 6 && cr.size() != 7))
+    // the reflection head's item vectors, 10 before its tied tables, 11 since.
+    if ((ci.size() < 8 || ci.size() > 11) || (cr.size() != 3 && cr.size() != 4 && cr.size() != 6 && cr.size() != 7))
       r.fail("config", "unexpected configuration record");
     generator_config c;
     c.d_model = ci[0];
@@ -348,6 +354,7 @@ class sid_generator {
     c.attention = static_cast<encoder_attention>(ci[7]);
     c.item_id_embedding = ci.size() > 8 && ci[8] == 1;
     c.reflection_item_vectors = ci.size() > 9 && ci[9] == 1;
+    c.reflection_tied = ci.size() > 10 && ci[10] == 1;
     c.dropout = cr[0];
     c.label_smoothing = cr[1];
     c.embedding_std = cr[2];
@@ -395,7 +402,7 @@ class sid_generator {
     for (std::size_t k = 0; k < 6; ++k)
       if (ci[k] < 1) r.fail("config.int", reg4rec::detail::cat("entry ", k, " is ", ci[k], ", expected at least 1"));
     if (ci[6] < 0 || ci[6] > 1 || ci[7] < 0 || ci[7] > 1 || (ci.size() > 8 && (ci[8] < 0 || ci[8] > 1)) ||
-        (ci.size() > 9 && (ci[9] < 0 || ci[9] > 1)))
+        (ci.size() > 9 && (ci[9] < 0 || ci[9] > 1)) || (ci.size() > 10 && (ci[10] < 0 || ci[10] > 1)))
       r.fail("config.int", "unknown history-token, attention, item-embedding or reflection policy");
     if (c.d_model % c.heads != 0) r.fail("config.int", "d_model is not a multiple of heads");
     if (!(c.label_smoothing >= 0 && c.label_smoothing < 1) || !(c.embedding_std >= 0 && c.embedding_std < 1e6) ||
@@ -430,8 +437,13 @@ class sid_generator {
     pos_ = nn::embedding<T>(ps, "item_pos", cfg_.max_history, d);
     step_ = nn::embedding<T>(ps, "step", M, d);
     if (cfg_.item_id_embedding) item_ = nn::embedding<T>(ps, "item", items(), d);
-    if (has_reflection()) refl_ = nn::embedding<T>(ps, "reflect.tok", layout_.vocabulary(), d);
-    if (cfg_.reflection_item_vectors) refl_item_ = nn::embedding<T>(ps, "reflect.item", items(), d);
+    if (cfg_.reflection_tied) {  // handles to the same parameters: reads and gradients are shared
+      refl_ = tok_;
+      refl_item_ = item_;
+    } else {
+      if (has_reflection()) refl_ = nn::embedding<T>(ps, "reflect.tok", layout_.vocabulary(), d);
+      if (cfg_.reflection_item_vectors) refl_item_ = nn::embedding<T>(ps, "reflect.item", items(), d);
+    }
     const nn::block_config bc{d, cfg_.heads, cfg_.d_ff, cfg_.dropout, true, cfg_.attention_dropout};
     for (index_t l = 0; l < cfg_.encoder_layers; ++l) enc_.emplace_back(ps, "enc." + std::to_string(l), bc);
     enc_ln_ = nn::layer_norm<T>(ps, "enc.ln", d);
@@ -450,8 +462,8 @@ class sid_generator {
     pos_.init(g, s);
     step_.init(g, s);
     if (cfg_.item_id_embedding) item_.init(g, s);
-    if (has_reflection()) refl_.init(g, s);
-    if (cfg_.reflection_item_vectors) refl_item_.init(g, s);
+    if (has_reflection() && !cfg_.reflection_tied) refl_.init(g, s);
+    if (cfg_.reflection_item_vectors && !cfg_.reflection_tied) refl_item_.init(g, s);
     for (auto& b : enc_) b.init(g);
     enc_ln_.init();
     for (auto& b : dec_) b.init(g);
