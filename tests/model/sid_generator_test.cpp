@@ -92,6 +92,14 @@ matrix<double> teacher_forced_log_probs(const sid_generator<double>& m, const st
   }
   return out;
 }
+
+// Finite-difference check of every parameter's gradient of train_step on `batch`, with a
+// fixed dropout stream (the same masks at every evaluation).
+test::gradcheck_result check_train_step(sid_generator<double>& m, const generator_batch& batch) {
+  const rng drop(2);
+  return test::check_parameters(
+      m.params(), [&] { return m.train_step(batch, {&drop, 5}); }, [&] { m.train_step(batch, {&drop, 5}); });
+}
 }  // namespace
 
 TEST_CASE("sid generator: gradients under every tokenisation, attention and order policy",
@@ -106,9 +114,7 @@ TEST_CASE("sid generator: gradients under every tokenisation, attention and orde
           cfg.item_id_embedding = ids;
           sid_generator<double> m(cfg, model::sid_layout::from_codes(codes), codes, 7);
           const auto batch = toy_batch(a, random_order);
-          const rng drop(2);
-          const auto r = test::check_parameters(
-              m.params(), [&] { return m.train_step(batch, {&drop, 5}); }, [&] { m.train_step(batch, {&drop, 5}); });
+          const auto r = check_train_step(m, batch);
           INFO("tokens " << int(t) << " attention " << int(a) << " random order " << random_order << " item ids " << ids
                          << ": " << r.where);
           CHECK(r.rel_error < 1e-6);
@@ -136,8 +142,7 @@ TEST_CASE("sid generator: the loss on the codebooks still to come", "[model][gen
       CHECK(l1 > l0);
       CHECK(l2 - l0 == Approx(2 * (l1 - l0)).epsilon(1e-9));
       batch.remaining_weight = 0.5;
-      const auto r = test::check_parameters(
-          m.params(), [&] { return m.train_step(batch, {&drop, 5}); }, [&] { m.train_step(batch, {&drop, 5}); });
+      const auto r = check_train_step(m, batch);
       INFO(r.where);
       CHECK(r.rel_error < 1e-6);
     }
@@ -295,9 +300,7 @@ TEST_CASE("sid generator: the reflection head's loss, gradients and saved weight
         sid_generator<double> m(cfg, model::sid_layout::from_codes(codes), codes, 7);
         REQUIRE(m.has_reflection());
         const auto batch = toy_batch(a, true);
-        const rng drop(2);
-        const auto r = test::check_parameters(
-            m.params(), [&] { return m.train_step(batch, {&drop, 5}); }, [&] { m.train_step(batch, {&drop, 5}); });
+        const auto r = check_train_step(m, batch);
         INFO("tokens " << int(t) << " attention " << int(a) << " item vectors " << vectors << ": " << r.where);
         CHECK(r.rel_error < 1e-6);
       }
@@ -384,9 +387,7 @@ TEST_CASE("sid generator: a tied reflection head scores with the input tables", 
       cfg.reflection_tied = true;
       sid_generator<double> m(cfg, model::sid_layout::from_codes(codes), codes, 7);
       const auto batch = toy_batch(a, true);
-      const rng drop(2);
-      const auto r = test::check_parameters(
-          m.params(), [&] { return m.train_step(batch, {&drop, 5}); }, [&] { m.train_step(batch, {&drop, 5}); });
+      const auto r = check_train_step(m, batch);
       INFO("tokens " << int(t) << " attention " << int(a) << ": " << r.where);
       CHECK(r.rel_error < 1e-6);
     }

@@ -401,9 +401,9 @@ class sid_generator {
                                   const generator_config& c, const std::vector<std::int64_t>& sizes) {
     for (std::size_t k = 0; k < 6; ++k)
       if (ci[k] < 1) r.fail("config.int", reg4rec::detail::cat("entry ", k, " is ", ci[k], ", expected at least 1"));
-    if (ci[6] < 0 || ci[6] > 1 || ci[7] < 0 || ci[7] > 1 || (ci.size() > 8 && (ci[8] < 0 || ci[8] > 1)) ||
-        (ci.size() > 9 && (ci[9] < 0 || ci[9] > 1)) || (ci.size() > 10 && (ci[10] < 0 || ci[10] > 1)))
-      r.fail("config.int", "unknown history-token, attention, item-embedding or reflection policy");
+    for (std::size_t k = 6; k < ci.size(); ++k)  // the policies and switches, each 0 or 1
+      if (ci[k] < 0 || ci[k] > 1)
+        r.fail("config.int", "unknown history-token, attention, item-embedding or reflection policy");
     if (c.d_model % c.heads != 0) r.fail("config.int", "d_model is not a multiple of heads");
     if (!(c.label_smoothing >= 0 && c.label_smoothing < 1) || !(c.embedding_std >= 0 && c.embedding_std < 1e6) ||
         !(c.reflection_weight >= 0 && c.reflection_weight < 1e6))
@@ -462,8 +462,10 @@ class sid_generator {
     pos_.init(g, s);
     step_.init(g, s);
     if (cfg_.item_id_embedding) item_.init(g, s);
-    if (has_reflection() && !cfg_.reflection_tied) refl_.init(g, s);
-    if (cfg_.reflection_item_vectors && !cfg_.reflection_tied) refl_item_.init(g, s);
+    if (!cfg_.reflection_tied) {  // tied: the input tables, initialised above
+      if (has_reflection()) refl_.init(g, s);
+      if (cfg_.reflection_item_vectors) refl_item_.init(g, s);
+    }
     for (auto& b : enc_) b.init(g);
     enc_ln_.init();
     for (auto& b : dec_) b.init(g);
