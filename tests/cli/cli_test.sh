@@ -320,6 +320,19 @@ models)
   run evaluate_margin 0 "$BIN" evaluate --model-dir "$T/margin" --stage validation --users 50 --quiet
   bad confidence_name 2 "unknown CRSS confidence measure 'surest'" "$BIN" train --model reg4rec-sft --data "$TINY" \
     --out "$T/never" --confidence surest "${SMALL[@]}"
+  # The full model's settings: codebook order, input dropout 0.3, smoothed features and the
+  # reflection head unless asked otherwise; a --confidence measure asks for CRSS.
+  run train_full 0 "$BIN" train --model reg4rec --data "$TINY" --out "$T/full" --pars-epochs 1 --pars-users 64 \
+    --pars-paths 4 "${SMALL[@]}"
+  for want in '"order": "fixed"' '"embedding_dropout": 0.3' 'graph-smoothed 1 hop' '"reflection_item_vectors": true'; do
+    grep -q "$want" "$T/full/manifest.json" || fail "train --model reg4rec: the manifest lacks $want"
+  done
+  run train_full_crss 0 "$BIN" train --model reg4rec --data "$TINY" --out "$T/full_crss" --confidence margin \
+    --embedding-dropout 0 --smooth-hops 0 --pars-epochs 1 --pars-users 64 --pars-paths 4 "${SMALL[@]}"
+  for want in '"order": "confidence"' '"confidence": "margin"' '"embedding_dropout": 0,'; do
+    grep -q "$want" "$T/full_crss/manifest.json" || fail "train --model reg4rec --confidence margin: the manifest lacks $want"
+  done
+  ! grep -q 'graph-smoothed' "$T/full_crss/manifest.json" || fail "train --model reg4rec --smooth-hops 0: smoothed anyway"
 
   # The ablation runner: five variants from one supervised model, as a table and as JSON.
   # The reflection head (on by default) gets a row of its own; without it five rows.
