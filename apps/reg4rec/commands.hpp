@@ -97,6 +97,8 @@ inline run_settings settings_from(const args& a) {
   for (const auto& k : numeric_options())
     if (a.has(k)) rs.overrides[k] = checked_override(a, k);
   pars_reward(rs);  // every --reward-* weight 0 fails now, not after the supervised training
+  if (rs.overrides.count("confidence") && rs.overrides.count("fixed-order") && rs.overrides.at("fixed-order") != 0)
+    throw usage_error("--confidence chooses CRSS's measure and --fixed-order 1 turns CRSS off: give one of them");
   {                 // and a generator setting that cannot be built, before any tokenizer is fitted
     run_settings probe = rs;
     probe.asked = std::make_shared<std::set<std::string>>();  // asking here is not using

@@ -320,6 +320,8 @@ models)
   run evaluate_margin 0 "$BIN" evaluate --model-dir "$T/margin" --stage validation --users 50 --quiet
   bad confidence_name 2 "unknown CRSS confidence measure 'surest'" "$BIN" train --model reg4rec-sft --data "$TINY" \
     --out "$T/never" --confidence surest "${SMALL[@]}"
+  bad confidence_fixed 2 "--fixed-order 1 turns CRSS off" "$BIN" train --model reg4rec --data "$TINY" \
+    --out "$T/never" --confidence margin --fixed-order 1 "${SMALL[@]}"
   # The full model's settings: codebook order, input dropout 0.3, smoothed features and the
   # reflection head unless asked otherwise; a --confidence measure asks for CRSS.
   run train_full 0 "$BIN" train --model reg4rec --data "$TINY" --out "$T/full" --pars-epochs 1 --pars-users 64 \
