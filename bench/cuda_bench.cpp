@@ -8,6 +8,7 @@
 #include <benchmark/benchmark.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <vector>
 
 #include <reg4rec/backend/cuda/api.hpp>
@@ -73,15 +74,21 @@ void BM_cuda_nearest_topb_device(benchmark::State& state) {
   const auto c = bench::random_matrix<float>(kK, kD, 2);
   device_array<float> dx(x.data(), x.size()), dc(c.data(), c.size()), ds(n * B);
   device_array<std::int32_t> di(n * B);
+  device_array<float> scratch(std::max<index_t>(1, cuda::nearest_topb_scratch_floats(n, kK, B)));
+  float* given = state.range(2) ? scratch.ptr : nullptr;  // 0: the call allocates its own
   time_on_device(state, [&] {
-    cuda::nearest_topb_device(metric::l2, dx.ptr, n, kD, dc.ptr, kK, B, di.ptr, ds.ptr, nullptr);
+    cuda::nearest_topb_device(metric::l2, dx.ptr, n, kD, dc.ptr, kK, B, di.ptr, ds.ptr, nullptr, given);
   });
   state.SetItemsProcessed(state.iterations() * n);
   bench::rate(state, "GFLOP/s", 2.0 * n * kK * kD * 1e-9);
 }
+// Third argument: whether the caller passes the scratch that lists longer than 16 need (1),
+// or the call takes it from the stream-ordered allocator (0).
 BENCHMARK(BM_cuda_nearest_topb_device)
-    ->Args({100000, 1})->Args({100000, 10})->Args({100000, 16})->Args({100000, 17})->Args({100000, 64})
-    ->Args({1000000, 1})
+    ->Args({100000, 1, 1})->Args({100000, 10, 1})->Args({100000, 12, 1})->Args({100000, 14, 1})
+    ->Args({100000, 16, 1})
+    ->Args({100000, 17, 1})->Args({100000, 64, 1})->Args({100000, 64, 0})
+    ->Args({1000000, 1, 1})->Args({1000000, 64, 1})->Args({1000000, 64, 0})
     ->Unit(benchmark::kMillisecond)->UseManualTime();
 
 // Host memory in and out: what kernels::nearest(backend::cuda{}, ...) costs, transfers included.

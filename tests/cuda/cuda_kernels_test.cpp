@@ -4,6 +4,8 @@
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
+#include <cuda_runtime.h>
+
 #include <cstdio>
 #include <limits>
 
@@ -64,6 +66,41 @@ TEST_CASE("cuda nearest and nearest_topb equal the scalar reference", "[cuda]") 
           }
         }
       }
+}
+
+TEST_CASE("cuda nearest_topb_device: caller scratch, own allocation and the host path agree", "[cuda]") {
+  const index_t n = 777, d = 40, K = 300;
+  const auto x = test::random_matrix<float>(n, d, 5);
+  const auto c = test::random_matrix<float>(K, d, 6);
+  float *dx, *dc, *ds, *scratch;
+  std::int32_t* di;
+  REQUIRE(cudaMalloc(&dx, x.size() * sizeof(float)) == cudaSuccess);
+  REQUIRE(cudaMalloc(&dc, c.size() * sizeof(float)) == cudaSuccess);
+  REQUIRE(cudaMalloc(&ds, n * 64 * sizeof(float)) == cudaSuccess);
+  REQUIRE(cudaMalloc(&di, n * 64 * sizeof(std::int32_t)) == cudaSuccess);
+  REQUIRE(cudaMalloc(&scratch, n * K * sizeof(float)) == cudaSuccess);
+  cudaMemcpy(dx, x.data(), x.size() * sizeof(float), cudaMemcpyHostToDevice);
+  cudaMemcpy(dc, c.data(), c.size() * sizeof(float), cudaMemcpyHostToDevice);
+  for (index_t B : {10, 64}) {
+    INFO("B = " << B);
+    CHECK(cuda::nearest_topb_scratch_floats(n, K, B) == (B > 16 ? n * K : 0));
+    matrix<std::int32_t> host_i(n, B), own_i(n, B), given_i(n, B);
+    matrix<float> host_s(n, B), own_s(n, B), given_s(n, B);
+    kernels::nearest_topb<float>(backend::cuda{}, metric::l2, x, c, host_i, host_s);
+    for (float* sc : {static_cast<float*>(nullptr), scratch}) {
+      auto& i_out = sc ? given_i : own_i;
+      auto& s_out = sc ? given_s : own_s;
+      cuda::nearest_topb_device(metric::l2, dx, n, d, dc, K, B, di, ds, nullptr, sc);
+      cudaMemcpy(i_out.data(), di, n * B * sizeof(std::int32_t), cudaMemcpyDeviceToHost);
+      cudaMemcpy(s_out.data(), ds, n * B * sizeof(float), cudaMemcpyDeviceToHost);
+    }
+    CHECK((own_i.array() == host_i.array()).all());
+    CHECK((given_i.array() == host_i.array()).all());
+    CHECK((given_s.array() == host_s.array()).all());
+  }
+  for (void* p : {static_cast<void*>(dx), static_cast<void*>(dc), static_cast<void*>(ds),
+                  static_cast<void*>(di), static_cast<void*>(scratch)})
+    cudaFree(p);
 }
 
 TEST_CASE("cuda nearest rejects a NaN row like the CPU", "[cuda]") {

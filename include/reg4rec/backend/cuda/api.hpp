@@ -33,8 +33,13 @@ void topk(const float* x, index_t n, index_t m, index_t ldx, index_t k, std::int
 void adamw_update(float* p, const float* g, float* m, float* v, index_t n, const adamw_hparams& h);
 
 // --- device memory, asynchronous on `stream` (a cudaStream_t, 0 for the default) -------
+// `scratch`: null, or nearest_topb_scratch_floats(n, K, B) floats of device memory that the
+// call may overwrite (lists longer than 16 score every code first); with null such calls
+// allocate it on `stream` and free it again, which costs about a fifth of the call.
 void nearest_topb_device(metric m, const float* x, index_t n, index_t d, const float* codes,
-                         index_t K, index_t B, std::int32_t* idx, float* score, void* stream);
+                         index_t K, index_t B, std::int32_t* idx, float* score, void* stream,
+                         float* scratch = nullptr);
+index_t nearest_topb_scratch_floats(index_t n, index_t K, index_t B);
 void softmax_device(const float* x, index_t n, index_t m, float* y, bool log, void* stream);
 void topk_device(const float* x, index_t n, index_t m, index_t k, std::int32_t* idx, float* val,
                  void* stream);

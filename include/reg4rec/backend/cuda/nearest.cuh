@@ -222,17 +222,26 @@ __global__ static void nearest_topb_finish(int* idx, float* score, index_t count
 // codebooks of up to 1,024 codes, the radix top-k beyond.
 inline constexpr index_t kLongBeam = 16;
 
+// Floats of scratch the long-list path needs (0 for the per-thread lists).
+inline index_t nearest_topb_scratch_floats(index_t n, index_t K, index_t B) {
+  return B > kLongBeam && B <= K ? n * K : 0;
+}
+
+// `scratch`: nearest_topb_scratch_floats(n, K, B) floats of device memory, or null to take them
+// from the stream-ordered allocator for this call (whose default pool hands the memory back at
+// the next synchronise: 0.16 ms of a 0.79 ms call for 100,000 rows on an H100).
 inline void launch_nearest_topb(metric m, const float* x, index_t n, index_t d, const float* codes,
-                                index_t K, index_t B, int* idx, float* score, cudaStream_t s) {
+                                index_t K, index_t B, int* idx, float* score, cudaStream_t s,
+                                float* scratch = nullptr) {
   if (B > kMaxBeam)
     throw argument_error("nearest_topb (cuda): B = " + std::to_string(B) + " exceeds the CUDA limit of " +
                          std::to_string(kMaxBeam));
   if (n == 0) return;
   const unsigned blocks = static_cast<unsigned>((n + kNearestThreads - 1) / kNearestThreads);
   const bool l2 = m == metric::l2, single = B == 1;
-  if (B > kLongBeam && B <= K) {
-    float* all = nullptr;  // stream-ordered: safe for concurrent calls on other streams
-    REG4REC_CUDA_CHECK(cudaMallocAsync(reinterpret_cast<void**>(&all), n * K * sizeof(float), s));
+  if (nearest_topb_scratch_floats(n, K, B) > 0) {
+    float* all = scratch;  // stream-ordered when allocated here: safe beside other streams
+    if (!all) REG4REC_CUDA_CHECK(cudaMallocAsync(reinterpret_cast<void**>(&all), n * K * sizeof(float), s));
     auto kernel = l2 ? nearest_topb_kernel<true, false, true> : nearest_topb_kernel<false, false, true>;
     kernel<<<blocks, kNearestThreads, 0, s>>>(x, n, d, codes, K, static_cast<int>(B), nullptr, all);
     check_launch();
@@ -249,7 +258,7 @@ inline void launch_nearest_topb(metric m, const float* x, index_t n, index_t d, 
       nearest_topb_finish<<<static_cast<unsigned>((count + 255) / 256), 256, 0, s>>>(idx, score, count, l2);
     }
     check_launch();
-    REG4REC_CUDA_CHECK(cudaFreeAsync(all, s));
+    if (!scratch) REG4REC_CUDA_CHECK(cudaFreeAsync(all, s));
     return;
   }
   auto kernel = l2 ? (single ? nearest_topb_kernel<true, true> : nearest_topb_kernel<true, false>)

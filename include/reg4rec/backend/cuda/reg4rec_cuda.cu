@@ -41,8 +41,13 @@ REG4REC_CUDA_API std::string device_description() {
 // --- device pointers ------------------------------------------------------------------
 REG4REC_CUDA_API void nearest_topb_device(metric m, const float* x, index_t n, index_t d,
                                           const float* codes, index_t K, index_t B,
-                                          std::int32_t* idx, float* score, void* stream) {
-  detail::launch_nearest_topb(m, x, n, d, codes, K, B, idx, score, as_stream(stream));
+                                          std::int32_t* idx, float* score, void* stream,
+                                          float* scratch) {
+  detail::launch_nearest_topb(m, x, n, d, codes, K, B, idx, score, as_stream(stream), scratch);
+}
+
+REG4REC_CUDA_API index_t nearest_topb_scratch_floats(index_t n, index_t K, index_t B) {
+  return detail::nearest_topb_scratch_floats(n, K, B);
 }
 
 REG4REC_CUDA_API void softmax_device(const float* x, index_t n, index_t m, float* y, bool log,
@@ -71,7 +76,9 @@ REG4REC_CUDA_API void nearest_topb(metric m, const float* x, index_t n, index_t 
   float* ds = detail::staging(3).get<float>(n * B);
   detail::upload_rows(dx, x, n, d, ldx, nullptr);
   detail::upload_rows(dc, codes, K, d, ldc, nullptr);
-  detail::launch_nearest_topb(m, dx, n, d, dc, K, B, di, ds, nullptr);
+  const index_t scratch_floats = detail::nearest_topb_scratch_floats(n, K, B);
+  float* scratch = scratch_floats ? detail::staging(4).get<float>(scratch_floats) : nullptr;
+  detail::launch_nearest_topb(m, dx, n, d, dc, K, B, di, ds, nullptr, scratch);
   REG4REC_CUDA_CHECK(cudaMemcpy(idx, di, n * B * sizeof(std::int32_t), cudaMemcpyDeviceToHost));
   REG4REC_CUDA_CHECK(cudaMemcpy(score, ds, n * B * sizeof(float), cudaMemcpyDeviceToHost));
 }
